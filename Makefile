@@ -1,0 +1,25 @@
+# Every module of the workspace, in dependency order.
+MODULES := $(shell go list -m -f '{{.Dir}}')
+
+.PHONY: test redis-server vet
+
+# test runs every module's tests under -race against real redis-server
+# processes that the tests start themselves.
+test: redis-server
+	@set -e; for m in $(MODULES); do \
+		echo "== go test $$m"; \
+		(cd $$m && go test -race -count=1 -timeout 20m ./...); \
+	done
+
+# redis-server makes sure the Debian package redis-server is installed.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing redis-server"; \
+			(apt-get install -y redis-server || (apt-get update && apt-get install -y redis-server)) >/dev/null; \
+		else \
+			echo "redis-server is missing: install the Debian package redis-server (sudo apt-get install -y redis-server)"; exit 1; \
+		fi; }
+
+vet:
+	@set -e; for m in $(MODULES); do (cd $$m && gofmt -l . && go vet ./...); done

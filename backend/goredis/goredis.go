@@ -1,0 +1,86 @@
+// Package goredis is the core.Node adapter for github.com/redis/go-redis/v9.
+//
+//	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+//	locker, err := core.New([]core.Node{goredis.NewNode(client)})
+//
+// Give the client ContextTimeoutEnabled: true. Then the deadline of each
+// call, which core derives from its per-node timeout, bounds the network
+// I/O itself. A client without it reads until its ReadTimeout (3s by
+// default) whatever the context says; NewNode then runs each call in a
+// goroutine of its own and returns when the context ends, leaving the
+// abandoned call to finish within ReadTimeout. That costs a goroutine per
+// call and holds a pooled connection longer.
+package goredis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redlock-go/redlock/core"
+)
+
+// NewNode returns a core.Node that runs core's scripts through client. A
+// *redis.Client is one Redis master; a cluster or ring client counts as one
+// Node of the Locker. NewNode panics if client is nil.
+func NewNode(client redis.UniversalClient) core.Node {
+	if client == nil {
+		panic("redlock: goredis.NewNode: nil client")
+	}
+	n := &node{client: client, addr: fmt.Sprintf("goredis-%p", client)}
+	switch c := client.(type) {
+	case *redis.Client:
+		n.addr, n.ctxDeadlines = c.Options().Addr, c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		n.addr, n.ctxDeadlines = strings.Join(c.Options().Addrs, ","), c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		n.ctxDeadlines = c.Options().ContextTimeoutEnabled
+	}
+	return n
+}
+
+type node struct {
+	client       redis.UniversalClient
+	addr         string
+	ctxDeadlines bool // the client bounds its I/O by the context's deadline
+}
+
+func (n *node) Addr() string { return n.addr }
+
+func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
+	if n.ctxDeadlines {
+		return n.eval(ctx, script, keys, args)
+	}
+	type result struct {
+		v   any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := n.eval(ctx, script, keys, args)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (n *node) eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
+	argv := make([]any, len(args))
+	for i, a := range args {
+		argv[i] = a
+	}
+	v, err := n.client.EvalSha(ctx, script.Hash(), keys, argv...).Result()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		v, err = n.client.Eval(ctx, script.Source(), keys, argv...).Result()
+	}
+	if err == redis.Nil {
+		return nil, nil
+	}
+	return v, err
+}

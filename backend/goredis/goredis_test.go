@@ -1,0 +1,31 @@
+package goredis_test
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redlock-go/redlock/backend/goredis"
+	"github.com/redlock-go/redlock/conformance"
+	"github.com/redlock-go/redlock/core"
+)
+
+func harness(t testing.TB, addr string) core.Node {
+	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { client.Close() })
+	return goredis.NewNode(client)
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, conformance.HarnessFunc(harness))
+}
+
+// The suite again with a client that does not bound I/O by the context:
+// the adapter must still return at the deadline.
+func TestConformanceWithoutContextTimeouts(t *testing.T) {
+	conformance.Run(t, conformance.HarnessFunc(func(t testing.TB, addr string) core.Node {
+		client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		t.Cleanup(func() { client.Close() })
+		return goredis.NewNode(client)
+	}))
+}

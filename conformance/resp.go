@@ -1,0 +1,141 @@
+package conformance
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Conn is a minimal RESP2 connection for inspecting and steering a test
+// server (PTTL, FLUSHALL, SCRIPT FLUSH, ...) independently of the adapter
+// under test. The root module carries no Redis client, so the suite speaks
+// the protocol itself. Conn is safe for concurrent use; commands run one at
+// a time, and a broken connection is redialled on the next command.
+type Conn struct {
+	addr string
+	mu   sync.Mutex
+	nc   net.Conn
+	rd   *bufio.Reader
+}
+
+// Dial returns a Conn to addr (host:port). It connects on first use.
+func Dial(addr string) *Conn { return &Conn{addr: addr} }
+
+// Close closes the connection.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nc == nil {
+		return nil
+	}
+	err := c.nc.Close()
+	c.nc = nil
+	return err
+}
+
+// RedisError is an error reply from the server, such as "WRONGTYPE ...".
+type RedisError string
+
+func (e RedisError) Error() string { return string(e) }
+
+// Do sends one command and returns its reply: string, int64, []any, nil for
+// a nil reply, or RedisError for an error reply. ctx's deadline bounds the
+// whole exchange (5s when ctx has none).
+func (c *Conn) Do(ctx context.Context, args ...string) (any, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(5 * time.Second)
+	}
+	if c.nc == nil {
+		d := net.Dialer{Deadline: deadline}
+		nc, err := d.DialContext(ctx, "tcp", c.addr)
+		if err != nil {
+			return nil, err
+		}
+		c.nc, c.rd = nc, bufio.NewReader(nc)
+	}
+	v, err := c.exchange(deadline, args)
+	var re RedisError
+	if err != nil && !errors.As(err, &re) {
+		c.nc.Close()
+		c.nc = nil
+	}
+	return v, err
+}
+
+func (c *Conn) exchange(deadline time.Time, args []string) (any, error) {
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, 64)
+	buf = append(buf, '*')
+	buf = strconv.AppendInt(buf, int64(len(args)), 10)
+	buf = append(buf, '\r', '\n')
+	for _, a := range args {
+		buf = append(buf, '$')
+		buf = strconv.AppendInt(buf, int64(len(a)), 10)
+		buf = append(buf, '\r', '\n')
+		buf = append(buf, a...)
+		buf = append(buf, '\r', '\n')
+	}
+	if _, err := c.nc.Write(buf); err != nil {
+		return nil, err
+	}
+	return readReply(c.rd)
+}
+
+func readReply(rd *bufio.Reader) (any, error) {
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return nil, fmt.Errorf("resp: malformed line %q", line)
+	}
+	kind, body := line[0], line[1:len(line)-2]
+	switch kind {
+	case '+':
+		return body, nil
+	case '-':
+		return nil, RedisError(body)
+	case ':':
+		return strconv.ParseInt(body, 10, 64)
+	case '$':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < 0 {
+			return nil, err
+		}
+		b := make([]byte, n+2)
+		if _, err := io.ReadFull(rd, b); err != nil {
+			return nil, err
+		}
+		return string(b[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < 0 {
+			return nil, err
+		}
+		out := make([]any, n)
+		for i := range out {
+			v, err := readReply(rd)
+			var re RedisError
+			if err != nil && !errors.As(err, &re) {
+				return nil, err
+			}
+			if err != nil {
+				v = re
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("resp: unknown reply type %q", kind)
+}

@@ -1,0 +1,22 @@
+-- acquire: take the lock, or refresh it for its owner.
+--
+-- KEYS[1]  the lock key
+-- ARGV[1]  the owner prefix (owner ID followed by "|")
+-- ARGV[2]  this round's nonce: 16 hex digits, increasing within a host
+-- ARGV[3]  the TTL in milliseconds
+-- ARGV[4]  "1" when the owner may refresh a lock it holds, "0" when not
+--
+-- The stored value is ARGV[1] .. ARGV[2]. Returns 1 when the lock was free
+-- and is now ours, 2 when our owner held it (the value now carries this
+-- round's nonce and the TTL is reset), 0 when another owner holds it.
+if redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'NX', 'PX', ARGV[3]) then
+  return 1
+end
+if ARGV[4] == '1' then
+  local v = redis.call('GET', KEYS[1])
+  if v and #v == #ARGV[1] + 16 and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'PX', ARGV[3])
+    return 2
+  end
+end
+return 0

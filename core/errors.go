@@ -1,0 +1,89 @@
+package core
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+var (
+	// ErrNotAcquired means a lock was not taken: another owner holds it on
+	// too many nodes, or too few nodes answered in time for a quorum.
+	ErrNotAcquired = errors.New("redlock: not acquired")
+
+	// ErrLockLost means a lock that was held can no longer be proven held:
+	// its keys were deleted or taken over, or a quorum could not confirm an
+	// extension before its validity ended.
+	ErrLockLost = errors.New("redlock: lock lost")
+
+	// ErrNotHeld means Unlock or Extend was called for a lock that this
+	// owner does not hold on a quorum of nodes.
+	ErrNotHeld = errors.New("redlock: not held")
+
+	// ErrNotExtended means an extension was not confirmed by a quorum of
+	// nodes in time, but the lock is still held until Mutex.Until().
+	ErrNotExtended = errors.New("redlock: not extended")
+
+	// ErrHeldByOther is a NodeError's cause when a node refused an
+	// acquisition because another owner holds the lock there.
+	ErrHeldByOther = errors.New("redlock: held by another owner")
+
+	// ErrNodeTimeout is a NodeError's cause when a node did not answer
+	// within the per-node timeout (see WithNodeTimeout).
+	ErrNodeTimeout = errors.New("redlock: no answer within the node timeout")
+)
+
+// NodeError is what one node answered when an operation did not succeed:
+// a refusal (ErrHeldByOther, ErrNotHeld), a timeout (ErrNodeTimeout), or the
+// error its client returned. Errors returned by Mutex and Locker hold one
+// NodeError for each node that did not go along; errors.As finds the first,
+// and the Unwrap() []error method of the returned error lists them all.
+type NodeError struct {
+	// Addr is the node's address, from Node.Addr.
+	Addr string
+	// Err is what went wrong on that node.
+	Err error
+}
+
+// Error reports the node's address and what it answered.
+func (e *NodeError) Error() string { return "node " + e.Addr + ": " + e.Err.Error() }
+
+// Unwrap returns e.Err.
+func (e *NodeError) Unwrap() error { return e.Err }
+
+// opError is the error of one operation on one lock: a sentinel, the node
+// errors that explain it, and the caller's context error when it ended.
+type opError struct {
+	name string
+	errs []error // errs[0] is the sentinel
+}
+
+func (e *opError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.errs[0].Error())
+	b.WriteString(" (lock ")
+	b.WriteString(strconv.Quote(e.name))
+	b.WriteString(")")
+	for i, err := range e.errs[1:] {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *opError) Unwrap() []error { return e.errs }
+
+// addCause returns err with cause added to its chain, unless already there.
+func addCause(err, cause error) error {
+	if cause == nil || errors.Is(err, cause) {
+		return err
+	}
+	if oe, ok := err.(*opError); ok {
+		return &opError{name: oe.name, errs: append(oe.errs[:len(oe.errs):len(oe.errs)], cause)}
+	}
+	return errors.Join(err, cause)
+}

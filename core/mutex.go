@@ -1,0 +1,224 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Mutex is a handle for one named lock of a Locker. Its methods are safe
+// for concurrent use; with the default owner, granularity.Handle(), the
+// Mutex value itself is the owner, so share one Mutex between goroutines
+// only when they should share the lock.
+type Mutex struct {
+	locker *Locker
+	name   string
+	keys   []string
+	opts   options
+	err    error  // invalid name or option: every method returns it
+	handle string // this handle's random identity, for granularity.Handle
+	ttlms  string
+
+	mu    sync.Mutex
+	owner string    // the owner prefix of the lock we hold, "" when none
+	until time.Time // end of the validity window of the lock we hold
+}
+
+// Name returns the lock's name.
+func (m *Mutex) Name() string { return m.name }
+
+// Until returns the end of the validity window: the time until which the
+// lock is proven held, measured on this host's monotonic clock. It is the
+// zero Time when this Mutex holds no lock.
+func (m *Mutex) Until() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.until
+}
+
+// prefix returns the owner prefix of values stored by ctx's owner.
+func (m *Mutex) prefix(ctx context.Context) (string, error) {
+	if m.err != nil {
+		return "", m.err
+	}
+	id, err := m.opts.owner.ID(ctx, m.handle)
+	if err != nil {
+		return "", err
+	}
+	return id + "|", nil
+}
+
+// TryLock makes one acquisition round: it sends the acquire script to every
+// node in parallel and returns as soon as a quorum granted or a quorum has
+// become impossible. With refresh on (the default) an owner that already
+// holds the lock gets it again with a fresh TTL.
+//
+// On success the lock is held until Until(). On failure it returns an error
+// that wraps ErrNotAcquired and a NodeError for every node that refused or
+// failed, and ctx.Err() when ctx ended; every node the round may have
+// written is released again, those that already answered before TryLock
+// returns, a node still in flight as soon as it answers. A lock this Mutex
+// held before a failed refresh stays held until its old Until().
+//
+// It returns the option or name error of NewMutex, or the Owner's error,
+// without touching the network.
+func (m *Mutex) TryLock(ctx context.Context) error {
+	prefix, err := m.prefix(ctx)
+	if err != nil {
+		return err
+	}
+	round := nonce()
+	refresh := "0"
+	if m.opts.refresh {
+		refresh = "1"
+	}
+	start := time.Now()
+	r := m.locker.newRound(ctx, m.opts.timeout(), acquireScript, m.keys, []string{prefix, round, m.ttlms, refresh})
+	r.start()
+	ok, story, replies := r.collect()
+	validity := m.opts.ttl - time.Since(start) - m.opts.drift()
+	if ok >= m.locker.quorum && validity > 0 {
+		r.decide("", replies)
+		m.mu.Lock()
+		m.owner, m.until = prefix, start.Add(validity)
+		m.mu.Unlock()
+		return nil
+	}
+	r.decide(round, replies)
+	return m.fail(ctx, ErrNotAcquired, story)
+}
+
+// fail builds the error of a failed operation.
+func (m *Mutex) fail(ctx context.Context, sentinel error, story []error) error {
+	errs := make([]error, 0, len(story)+2)
+	errs = append(errs, sentinel)
+	errs = append(errs, story...)
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return &opError{name: m.name, errs: errs}
+}
+
+// Lock acquires the lock, making rounds spaced by the retry policy (see
+// WithRetry) until one succeeds, the policy gives up, or ctx ends.
+//
+// On failure it returns the last round's error, which wraps ErrNotAcquired
+// and the per-node story, and also ctx.Err() when ctx ended; nothing the
+// rounds wrote is left behind (see TryLock).
+func (m *Mutex) Lock(ctx context.Context) error {
+	if m.err != nil {
+		return m.err
+	}
+	var (
+		policy backoff.BackOff
+		timer  *time.Timer
+	)
+	for {
+		err := m.TryLock(ctx)
+		if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil {
+			return err
+		}
+		if policy == nil {
+			policy = m.opts.retry()
+		}
+		delay := policy.NextBackOff()
+		if delay == backoff.Stop {
+			return err
+		}
+		if timer == nil {
+			timer = time.NewTimer(delay)
+			defer timer.Stop()
+		} else {
+			timer.Reset(delay)
+		}
+		select {
+		case <-ctx.Done():
+			return addCause(err, ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// Unlock releases the lock on every node where ctx's owner holds it, as
+// taken by any acquisition that began before Unlock; a release still in
+// flight never removes a later acquisition by the same owner. It
+// returns nil when a quorum of nodes released it. Otherwise it returns an
+// error that wraps ErrNotHeld, with a NodeError for every node that did not
+// release it (not ours there, or failed) and ctx.Err() when ctx ended: the
+// lock had lapsed or been taken, or too few nodes answered. Either way this
+// Mutex holds no lock afterwards; keys left on nodes that failed expire with
+// their TTL.
+func (m *Mutex) Unlock(ctx context.Context) error {
+	prefix, err := m.prefix(ctx)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	if m.owner == prefix {
+		m.owner, m.until = "", time.Time{}
+	}
+	m.mu.Unlock()
+	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys, []string{prefix, lowestNonce, nonce()})
+	r.start()
+	ok, story, replies := r.collect()
+	r.decide("", replies)
+	if ok >= m.locker.quorum {
+		return nil
+	}
+	return m.fail(ctx, ErrNotHeld, story)
+}
+
+// Extend resets the lock's TTL on every node where ctx's owner holds it; it
+// never re-creates a lock that has lapsed on a node. The extension counts
+// only when a quorum confirms it before the current validity ends; Until()
+// then moves to the new end of validity.
+//
+// On failure Until() is unchanged and the error wraps one of: ErrNotHeld
+// when this owner does not hold the lock on a quorum of nodes (it lapsed,
+// was released, or was taken); ErrLockLost when the validity ended before a
+// quorum confirmed; ErrNotExtended when too few nodes answered but the lock
+// is still held until Until(). The error also carries the node errors and
+// ctx.Err() when ctx ended.
+func (m *Mutex) Extend(ctx context.Context) error {
+	prefix, err := m.prefix(ctx)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	held, until := m.owner == prefix, m.until
+	m.mu.Unlock()
+	if held && !time.Now().Before(until) {
+		return m.fail(ctx, ErrLockLost, nil)
+	}
+	start := time.Now()
+	r := m.locker.newRound(ctx, m.opts.timeout(), extendScript, m.keys, []string{prefix, m.ttlms})
+	r.start()
+	ok, story, replies := r.collect()
+	r.decide("", replies)
+	now := time.Now()
+	validity := m.opts.ttl - now.Sub(start) - m.opts.drift()
+	switch {
+	case held && !now.Before(until):
+		return m.fail(ctx, ErrLockLost, story)
+	case ok >= m.locker.quorum && validity > 0:
+		m.mu.Lock()
+		m.owner, m.until = prefix, start.Add(validity)
+		m.mu.Unlock()
+		return nil
+	case len(story)-countFailed(replies) > len(m.locker.nodes)-m.locker.quorum:
+		return m.fail(ctx, ErrNotHeld, story)
+	}
+	return m.fail(ctx, ErrNotExtended, story)
+}
+
+func countFailed(replies []reply) (n int) {
+	for _, r := range replies {
+		if r.state == failed && r.err != nil {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,143 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redlock-go/redlock/granularity"
+	"github.com/redlock-go/redlock/retry"
+)
+
+// Option configures a Locker (as defaults for all its locks) or one Mutex
+// (overriding the Locker's defaults for that lock).
+type Option func(*options)
+
+type options struct {
+	ttl         time.Duration
+	retry       retry.Policy
+	owner       granularity.Owner
+	refresh     bool
+	driftFactor float64
+	nodeTimeout time.Duration // 0: derived from ttl
+	err         error         // the first invalid option
+}
+
+func defaultOptions() options {
+	return options{
+		ttl:         10 * time.Second,
+		retry:       retry.Default(),
+		owner:       granularity.Handle(),
+		refresh:     true,
+		driftFactor: 0.01,
+	}
+}
+
+func (o *options) fail(format string, args ...any) {
+	if o.err == nil {
+		o.err = fmt.Errorf("redlock: "+format, args...)
+	}
+}
+
+// apply applies opts and checks the result.
+func (o *options) apply(opts []Option) error {
+	for _, opt := range opts {
+		if opt == nil {
+			o.fail("nil Option")
+			continue
+		}
+		opt(o)
+	}
+	if o.err != nil {
+		return o.err
+	}
+	if o.nodeTimeout >= o.ttl {
+		return fmt.Errorf("redlock: node timeout %v must be shorter than the TTL %v", o.nodeTimeout, o.ttl)
+	}
+	return nil
+}
+
+// timeout is the bound on one node's answer in one round.
+func (o *options) timeout() time.Duration {
+	if o.nodeTimeout > 0 {
+		return o.nodeTimeout
+	}
+	return min(max(o.ttl/20, time.Millisecond), 500*time.Millisecond)
+}
+
+// drift is the clock-drift allowance subtracted from every validity window.
+func (o *options) drift() time.Duration {
+	return time.Duration(float64(o.ttl)*o.driftFactor) + 2*time.Millisecond
+}
+
+// WithTTL sets how long a lock lives on its nodes unless extended or
+// released. The default is 10s. The TTL must be positive.
+func WithTTL(ttl time.Duration) Option {
+	return func(o *options) {
+		if ttl <= 0 {
+			o.fail("TTL must be positive, got %v", ttl)
+			return
+		}
+		o.ttl = ttl
+	}
+}
+
+// WithRetry sets the policy that spaces the rounds of Mutex.Lock. The
+// default is retry.Default(): random delays between 10ms and 100ms, until
+// Lock's context ends.
+func WithRetry(p retry.Policy) Option {
+	return func(o *options) {
+		if p == nil {
+			o.fail("nil retry.Policy")
+			return
+		}
+		o.retry = p
+	}
+}
+
+// WithOwner sets who owns a lock. The default is granularity.Handle(): each
+// Mutex value is its own owner.
+func WithOwner(owner granularity.Owner) Option {
+	return func(o *options) {
+		if owner == nil {
+			o.fail("nil granularity.Owner")
+			return
+		}
+		o.owner = owner
+	}
+}
+
+// WithRefresh sets whether an owner that already holds a lock may acquire it
+// again, which resets its TTL on every node that grants. The default is true.
+// With false, the owner is refused like any other contender.
+func WithRefresh(refresh bool) Option {
+	return func(o *options) { o.refresh = refresh }
+}
+
+// WithDriftFactor sets the clock-drift allowance as a fraction of the TTL:
+// validity = TTL − elapsed − (TTL × factor + 2ms). The default is 0.01, the
+// Redlock reference value. The factor must be in [0, 1).
+func WithDriftFactor(factor float64) Option {
+	return func(o *options) {
+		if !(factor >= 0 && factor < 1) {
+			o.fail("drift factor must be in [0, 1), got %v", factor)
+			return
+		}
+		o.driftFactor = factor
+	}
+}
+
+// WithNodeTimeout bounds each node's answer in one round, so that a dead or
+// stopped node costs a round at most this long. The default is TTL/20,
+// capped at 500ms. It must be positive and shorter than the TTL.
+func WithNodeTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 {
+			o.fail("node timeout must be positive, got %v", d)
+			return
+		}
+		o.nodeTimeout = d
+	}
+}
+
+var errNoName = errors.New("redlock: empty lock name")

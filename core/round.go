@@ -1,0 +1,193 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"encoding/binary"
+	"encoding/hex"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// state is what one node's reply says about the lock.
+type state uint8
+
+const (
+	refused   state = iota // the node answered no
+	granted                // the script did its work: wrote, extended or released the key
+	refreshed              // acquire found our owner's key and reset its TTL
+	failed                 // an error: the outcome is unknown
+)
+
+type reply struct {
+	state state
+	err   error // why a node refused or failed; nil when it went along
+}
+
+// round sends one script to every node in parallel. Each call is bounded by
+// the node timeout. collect returns as soon as the outcome is decided; calls
+// still in flight finish in the background, and the last one to finish
+// releases the round's context. When undo is set at decision time, every
+// node that may have been written by an acquire round is released again
+// (those that had answered before collect returns, those still in flight
+// once they answer).
+type round struct {
+	l          *Locker
+	script     *Script
+	keys, args []string
+	timeout    time.Duration
+	parent     context.Context
+	ctx        context.Context
+	cancel     context.CancelFunc
+	replies    chan indexed
+	inFlight   atomic.Int32
+
+	decided  chan struct{}
+	undo     string // after decided: release what this round may have written, which has this nonce
+	answered []bool // after decided: nodes whose reply collect saw
+	cleaned  sync.WaitGroup
+}
+
+type indexed struct {
+	node int
+	reply
+}
+
+func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script, keys, args []string) *round {
+	r := &round{l: l, script: s, keys: keys, args: args, timeout: timeout, parent: ctx}
+	r.ctx, r.cancel = context.WithTimeout(ctx, timeout)
+	r.decided = make(chan struct{})
+	r.inFlight.Store(int32(len(l.nodes)))
+	return r
+}
+
+// start sends the script to every node. With one node the call is made
+// inline and its reply is waiting in r.replies when start returns.
+func (r *round) start() {
+	n := len(r.l.nodes)
+	r.replies = make(chan indexed, n)
+	if n == 1 {
+		r.replies <- indexed{0, r.eval(0)}
+		return
+	}
+	for i := range r.l.nodes {
+		go func() {
+			rep := r.eval(i)
+			r.replies <- indexed{i, rep}
+			r.finish(i, rep)
+		}()
+	}
+}
+
+func (r *round) eval(i int) reply {
+	n := r.l.nodes[i]
+	v, err := n.Eval(r.ctx, r.script, r.keys, r.args)
+	if err != nil {
+		if r.parent.Err() == nil && errors.Is(r.ctx.Err(), context.DeadlineExceeded) {
+			err = ErrNodeTimeout
+		}
+		return reply{failed, &NodeError{Addr: n.Addr(), Err: err}}
+	}
+	code, ok := v.(int64)
+	switch {
+	case !ok || code < 0 || code > 2 || (code == 2 && r.script != acquireScript):
+		return reply{failed, &NodeError{Addr: n.Addr(), Err: fmt.Errorf("unexpected reply %#v to %s", v, r.script.name)}}
+	case code == 0 && r.script == acquireScript:
+		return reply{refused, &NodeError{Addr: n.Addr(), Err: ErrHeldByOther}}
+	case code == 0:
+		return reply{refused, &NodeError{Addr: n.Addr(), Err: ErrNotHeld}}
+	case code == 2:
+		return reply{refreshed, nil}
+	}
+	return reply{granted, nil}
+}
+
+// finish runs after node i's reply is in: it waits for the decision, undoes
+// the node's write if the round failed, and closes the round's context after
+// the last node.
+func (r *round) finish(i int, rep reply) {
+	if r.script == acquireScript {
+		<-r.decided
+		if r.undo != "" && (rep.state == granted || rep.state == failed) {
+			r.l.releaseNode(r.parent, r.timeout, i, r.keys, r.args[0], r.undo)
+		}
+		if r.answered[i] && r.undo != "" && (rep.state == granted || rep.state == failed) {
+			r.cleaned.Done()
+		}
+	}
+	if r.inFlight.Add(-1) == 0 {
+		r.cancel()
+	}
+}
+
+// collect reads replies until the outcome is decided: a quorum went along,
+// or so many did not that a quorum is impossible. It returns how many went
+// along and the node errors seen.
+func (r *round) collect() (ok int, story []error, replies []reply) {
+	n, q := len(r.l.nodes), r.l.quorum
+	replies = make([]reply, n)
+	r.answered = make([]bool, n)
+	for no := 0; ok < q && no <= n-q; {
+		in := <-r.replies
+		replies[in.node] = in.reply
+		r.answered[in.node] = true
+		if in.state == granted || in.state == refreshed {
+			ok++
+			continue
+		}
+		no++
+		story = append(story, in.err)
+	}
+	return ok, story, replies
+}
+
+// decide publishes the decision to the nodes' goroutines. With undo set, it
+// waits until every node that has answered and may have been written is
+// released again; nodes still in flight are released in the background.
+func (r *round) decide(undo string, replies []reply) {
+	if undo != "" {
+		r.undo = undo
+		for i, rep := range replies {
+			if r.answered[i] && (rep.state == granted || rep.state == failed) {
+				r.cleaned.Add(1)
+			}
+		}
+	}
+	close(r.decided)
+	if len(r.l.nodes) == 1 {
+		r.finish(0, replies[0])
+	}
+	r.cleaned.Wait()
+}
+
+// releaseNode deletes the lock on node i if it holds owner's value with
+// the given nonce.
+// It runs after a failed round, also when the caller's context has ended,
+// so it takes a fresh per-node timeout from a context that is never cancelled.
+func (l *Locker) releaseNode(parent context.Context, timeout time.Duration, i int, keys []string, owner, nonce string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), timeout)
+	defer cancel()
+	_, _ = l.nodes[i].Eval(ctx, releaseScript, keys, []string{owner, nonce, nonce})
+}
+
+// nonce returns an identifier for one acquisition round: 16 hex digits
+// that increase strictly within the process and follow the wall clock in
+// nanoseconds across processes of one host. Unlock releases only nonces
+// issued before it started, and a failed round's cleanup only its own.
+func nonce() string {
+	for {
+		last := lastNonce.Load()
+		next := max(last+1, uint64(time.Now().UnixNano()))
+		if lastNonce.CompareAndSwap(last, next) {
+			var b [8]byte
+			binary.BigEndian.PutUint64(b[:], next)
+			return hex.EncodeToString(b[:])
+		}
+	}
+}
+
+var lastNonce atomic.Uint64
+
+const lowestNonce = "0000000000000000"
