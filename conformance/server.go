@@ -200,7 +200,6 @@ func (s *Server) Do(args ...string) (any, error) {
 	return s.Admin.Do(ctx, args...)
 }
 
-
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf []byte

@@ -2,10 +2,10 @@ package core
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
