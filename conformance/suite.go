@@ -32,6 +32,18 @@ type HarnessFunc func(t testing.TB, addr string) core.Node
 // NewNode calls f(t, addr).
 func (f HarnessFunc) NewNode(t testing.TB, addr string) core.Node { return f(t, addr) }
 
+// URLHarness is an optional ability of a Harness: building a Node from a
+// connection URL (redis://, rediss://, unix://), as the adapters'
+// NewNodeFromURL functions do. Run probes for it and skips the URL cases,
+// with a reason, when the Harness lacks it.
+type URLHarness interface {
+	Harness
+	// NewNodeFromURL returns a Node for rawURL, or the adapter's error for
+	// a URL it cannot use. The Node must not need its server at
+	// construction: it connects on first use and reconnects later.
+	NewNodeFromURL(t testing.TB, rawURL string) (core.Node, error)
+}
+
 // CaseTimeout bounds each case of Run; a case still running then fails the
 // whole test binary with a panic that names it.
 var CaseTimeout = 60 * time.Second
@@ -43,6 +55,15 @@ type Fixture struct {
 	Ctx     context.Context
 	Servers []*Server
 	Nodes   []core.Node
+
+	h Harness
+}
+
+func isURLHarness(h Harness) bool { _, ok := h.(URLHarness); return ok }
+
+// fromURL builds a Node through the URLHarness.
+func (f *Fixture) fromURL(rawURL string) (core.Node, error) {
+	return f.h.(URLHarness).NewNodeFromURL(f.T, rawURL)
 }
 
 // Locker returns a Locker over all the fixture's nodes.
@@ -105,6 +126,7 @@ type testCase struct {
 	name    string
 	servers int
 	run     func(f *Fixture)
+	urls    bool // needs a URLHarness
 }
 
 // Run runs the conformance suite against the adapter that h builds.
@@ -117,7 +139,10 @@ func Run(t *testing.T, h Harness) {
 				panic(fmt.Sprintf("conformance: case %s still running after %v", t.Name(), CaseTimeout))
 			})
 			defer limit.Stop()
-			f := &Fixture{T: t, Ctx: ctx, Servers: Servers(t, c.servers)}
+			if c.urls && !isURLHarness(h) {
+				t.Skip("the Harness has no NewNodeFromURL (URLHarness)")
+			}
+			f := &Fixture{T: t, Ctx: ctx, Servers: Servers(t, c.servers), h: h}
 			for _, s := range f.Servers {
 				f.Nodes = append(f.Nodes, h.NewNode(t, s.Addr))
 			}
@@ -127,23 +152,26 @@ func Run(t *testing.T, h Harness) {
 }
 
 var cases = []testCase{
-	{"MutualExclusion", 3, testMutualExclusion},
-	{"ExpiryFreesLock", 3, testExpiry},
-	{"OnlyOwnerUnlocksOrExtends", 3, testOwnership},
-	{"ExtendMovesPTTL", 3, testExtendMovesPTTL},
-	{"RefreshBySameOwner", 3, testRefresh},
-	{"ProcessOwnerSharedAcrossHandles", 3, testProcessOwner},
-	{"MinorityDownStillLocks", 5, testMinorityDown},
-	{"MajorityDownRefusesAndCleansUp", 5, testMajorityDown},
-	{"PausedNodeDoesNotSlowRound", 5, testPausedNode},
-	{"StoppedNodeHonoursDeadline", 1, testNodeDeadline},
-	{"ScriptFlush", 3, testScriptFlush},
-	{"NodeErrorsNameNode", 3, testNodeErrors},
-	{"RefusalNamesNodes", 3, testRefusalNamesNodes},
-	{"WrongTypeIsNodeError", 1, testWrongType},
-	{"ContextEndedInError", 3, testContextEnded},
-	{"LockGivesUpWithPolicy", 3, testLockPolicy},
-	{"BadInput", 3, testBadInput},
+	{"MutualExclusion", 3, testMutualExclusion, false},
+	{"ExpiryFreesLock", 3, testExpiry, false},
+	{"OnlyOwnerUnlocksOrExtends", 3, testOwnership, false},
+	{"ExtendMovesPTTL", 3, testExtendMovesPTTL, false},
+	{"RefreshBySameOwner", 3, testRefresh, false},
+	{"ProcessOwnerSharedAcrossHandles", 3, testProcessOwner, false},
+	{"MinorityDownStillLocks", 5, testMinorityDown, false},
+	{"MajorityDownRefusesAndCleansUp", 5, testMajorityDown, false},
+	{"PausedNodeDoesNotSlowRound", 5, testPausedNode, false},
+	{"StoppedNodeHonoursDeadline", 1, testNodeDeadline, false},
+	{"ScriptFlush", 3, testScriptFlush, false},
+	{"NodeErrorsNameNode", 3, testNodeErrors, false},
+	{"RefusalNamesNodes", 3, testRefusalNamesNodes, false},
+	{"WrongTypeIsNodeError", 1, testWrongType, false},
+	{"ContextEndedInError", 3, testContextEnded, false},
+	{"LockGivesUpWithPolicy", 3, testLockPolicy, false},
+	{"BadInput", 3, testBadInput, false},
+	{"URLNodeConnectsLazily", 3, testURLLazy, true},
+	{"URLDatabaseAndPassword", 1, testURLAuth, true},
+	{"URLRejectsBadInput", 1, testURLBad, true},
 }
 
 func testMutualExclusion(f *Fixture) {
@@ -473,4 +501,66 @@ func testBadInput(f *Fixture) {
 	m := f.Locker().NewMutex("")
 	assert.ErrorContains(f.T, m.Lock(f.Ctx), "empty lock name")
 	assert.Empty(f.T, f.Holders(""))
+}
+
+func testURLLazy(f *Fixture) {
+	f.Servers[0].Kill()
+	nodes := make([]core.Node, len(f.Servers))
+	for i, s := range f.Servers {
+		n, err := f.fromURL("redis://" + s.Addr + "/0")
+		require.NoError(f.T, err, "a Node is built while its server is down")
+		nodes[i] = n
+	}
+	l, err := core.New(nodes)
+	require.NoError(f.T, err)
+	m := l.NewMutex("lazy")
+	require.NoError(f.T, m.TryLock(f.Ctx), "two of three nodes are up")
+	require.NoError(f.T, m.Unlock(f.Ctx))
+
+	// The dead node comes back; its Node reconnects and counts again.
+	require.NoError(f.T, f.Servers[0].Restart())
+	f.Servers[1].Kill()
+	require.NoError(f.T, m.TryLock(f.Ctx), "the restarted node is used again")
+	assert.Eventually(f.T, func() bool { return slices.Contains(f.Holders("lazy"), 0) }, 5*time.Second, 2*time.Millisecond)
+	require.NoError(f.T, m.Unlock(f.Ctx))
+}
+
+func testURLAuth(f *Fixture) {
+	s := f.Servers[0]
+	// The admin connection stays authenticated after the password is set.
+	_, err := s.Do("CONFIG", "SET", "requirepass", "s3cret")
+	require.NoError(f.T, err)
+
+	good, err := f.fromURL("redis://:s3cret@" + s.Addr + "/3")
+	require.NoError(f.T, err)
+	l, err := core.New([]core.Node{good})
+	require.NoError(f.T, err)
+	require.NoError(f.T, l.NewMutex("db3").TryLock(f.Ctx))
+	_, err = s.Do("SELECT", "3")
+	require.NoError(f.T, err)
+	v, err := s.Do("EXISTS", core.Key("db3"))
+	require.NoError(f.T, err)
+	assert.Equal(f.T, int64(1), v, "the lock lives in the URL's database")
+	_, err = s.Do("SELECT", "0")
+	require.NoError(f.T, err)
+
+	bad, err := f.fromURL("redis://:wrong@" + s.Addr + "/0")
+	require.NoError(f.T, err)
+	l, err = core.New([]core.Node{bad})
+	require.NoError(f.T, err)
+	err = l.NewMutex("auth").TryLock(f.Ctx)
+	require.ErrorIs(f.T, err, core.ErrNotAcquired)
+	var ne *core.NodeError
+	require.ErrorAs(f.T, err, &ne, "an authentication failure is a node error")
+	assert.Equal(f.T, bad.Addr(), ne.Addr)
+}
+
+func testURLBad(f *Fixture) {
+	for _, raw := range []string{"http://" + f.Servers[0].Addr, "redis://" + f.Servers[0].Addr + "/notadb", "::not a url"} {
+		_, err := f.fromURL(raw)
+		assert.Error(f.T, err, "URL %q", raw)
+	}
+	n, err := f.fromURL("")
+	require.NoError(f.T, err, "the empty URL means redis://127.0.0.1:6379/0")
+	assert.Contains(f.T, n.Addr(), "127.0.0.1:6379")
 }

@@ -45,6 +45,7 @@ type node struct {
 	client       redis.UniversalClient
 	addr         string
 	ctxDeadlines bool // the client bounds its I/O by the context's deadline
+	owned        bool // the Node made the client and closes it
 }
 
 func (n *node) Addr() string { return n.addr }

@@ -1,6 +1,7 @@
 package goredis_test
 
 import (
+	"io"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -10,14 +11,26 @@ import (
 	"github.com/redlock-go/redlock/core"
 )
 
-func harness(t testing.TB, addr string) core.Node {
+var _ core.Node = goredis.NewNode(redis.NewClient(&redis.Options{}))
+
+type harness struct{}
+
+func (harness) NewNode(t testing.TB, addr string) core.Node {
 	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1})
 	t.Cleanup(func() { client.Close() })
 	return goredis.NewNode(client)
 }
 
+func (harness) NewNodeFromURL(t testing.TB, rawURL string) (core.Node, error) {
+	n, err := goredis.NewNodeFromURL(rawURL)
+	if err == nil {
+		t.Cleanup(func() { n.(io.Closer).Close() })
+	}
+	return n, err
+}
+
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.HarnessFunc(harness))
+	conformance.Run(t, harness{})
 }
 
 // The suite again with a client that does not bound I/O by the context:
