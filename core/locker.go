@@ -16,6 +16,7 @@ type Locker struct {
 	nodes  []Node
 	quorum int
 	opts   options
+	keeper *keeper
 }
 
 // New returns a Locker over nodes, independent Redis masters, with opts as
@@ -42,7 +43,9 @@ func New(nodes []Node, opts ...Option) (*Locker, error) {
 	if err := o.apply(opts); err != nil {
 		return nil, err
 	}
-	return &Locker{nodes: slices.Clone(nodes), quorum: len(nodes)/2 + 1, opts: o}, nil
+	l := &Locker{nodes: slices.Clone(nodes), quorum: len(nodes)/2 + 1, opts: o}
+	l.keeper = newKeeper(l)
+	return l, nil
 }
 
 // Nodes returns the Locker's nodes, in the order given to New.

@@ -25,6 +25,8 @@ type Mutex struct {
 	mu    sync.Mutex
 	owner string    // the owner prefix of the lock we hold, "" when none
 	until time.Time // end of the validity window of the lock we hold
+	lease *lease    // the current holding, when kept alive or watched
+	last  *round    // the round that acquired the current holding
 }
 
 // Name returns the lock's name.
@@ -83,12 +85,143 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	if ok >= m.locker.quorum && validity > 0 {
 		r.decide("", replies)
 		m.mu.Lock()
-		m.owner, m.until = prefix, start.Add(validity)
+		m.last = r
 		m.mu.Unlock()
+		m.held(prefix, start, start.Add(validity))
+		m.emit(Event{Kind: Acquired, Nodes: ok, Took: time.Since(start), Until: start.Add(validity)})
 		return nil
 	}
 	r.decide(round, replies)
 	return m.fail(ctx, ErrNotAcquired, story)
+}
+
+// held records a confirmed holding by prefix until until: a new lease, or
+// a longer validity for the current one.
+func (m *Mutex) held(prefix string, start, until time.Time) {
+	m.mu.Lock()
+	old := m.lease
+	same := m.owner == prefix
+	m.owner, m.until = prefix, until
+	m.mu.Unlock()
+	k := m.locker.keeper
+	if old != nil && same && k.update(old, until, start) {
+		return
+	}
+	if old != nil {
+		k.end(old, ErrNotHeld)
+	}
+	if m.opts.keepAlive {
+		m.watch(prefix, start, until)
+	}
+}
+
+// watch starts a lease for the current holding, unless another call
+// started one first, and returns it.
+func (m *Mutex) watch(prefix string, start, until time.Time) *lease {
+	ls := &lease{
+		m: m, prefix: prefix, start: start, until: until, extend: m.opts.keepAlive,
+		next: start.Add(m.opts.extendEvery()), done: make(chan struct{}), index: -1,
+	}
+	m.mu.Lock()
+	if m.owner != prefix || m.lease != nil {
+		cur := m.lease
+		m.mu.Unlock()
+		return cur
+	}
+	m.lease = ls
+	m.mu.Unlock()
+	m.locker.keeper.add(ls)
+	return ls
+}
+
+// setUntil records an extension confirmed by the keeper.
+func (m *Mutex) setUntil(ls *lease, until time.Time) {
+	m.mu.Lock()
+	if m.lease == ls {
+		m.until = until
+	}
+	m.mu.Unlock()
+}
+
+// capped reports whether a lease has reached the keep-alive caps.
+func (m *Mutex) capped(ls *lease) bool {
+	return (m.opts.maxExtend > 0 && ls.count >= m.opts.maxExtend) ||
+		(m.opts.maxHold > 0 && ls.next.Add(m.opts.ttl).After(ls.start.Add(m.opts.maxHold)))
+}
+
+var errCapped = errors.New("redlock: keep-alive cap reached")
+
+// lossError is the error of a lease that ended by loss.
+func (m *Mutex) lossError(ls *lease, story []error) error {
+	errs := append([]error{ErrLockLost}, story...)
+	if !ls.extend && m.opts.keepAlive {
+		errs = append(errs, errCapped)
+	}
+	return &opError{name: m.name, errs: errs}
+}
+
+// Done returns a channel that is closed when this Mutex's holding of the
+// lock ends: when the lock can no longer be proven held (Err then wraps
+// ErrLockLost), or at Unlock. For a kept-alive lock (WithKeepAlive) loss is
+// noticed when a quorum of nodes answer that the lock is not ours (deleted
+// or taken over) or when no extension was confirmed a node timeout before
+// the validity ends; without keep-alive, a node timeout before Until().
+// Either way the holder hears of it while the validity lasts. Done returns
+// a closed channel when the Mutex holds no lock. Call it after acquiring.
+func (m *Mutex) Done() <-chan struct{} {
+	m.mu.Lock()
+	ls, prefix, until := m.lease, m.owner, m.until
+	m.mu.Unlock()
+	if ls == nil && prefix != "" {
+		ls = m.watch(prefix, time.Now(), until)
+	}
+	if ls == nil {
+		return closedChan
+	}
+	return ls.done
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Err returns nil while the Mutex holds its lock; once Done is closed, the
+// reason: an error wrapping ErrLockLost (with the node story) after a loss,
+// ErrNotHeld after Unlock or when no lock was held.
+func (m *Mutex) Err() error {
+	m.mu.Lock()
+	ls, prefix := m.lease, m.owner
+	m.mu.Unlock()
+	if ls == nil {
+		if prefix != "" {
+			return nil
+		}
+		return ErrNotHeld
+	}
+	k := m.locker.keeper
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return ls.err
+}
+
+// onEnd calls fn with the lease's error when the current holding ends, at
+// once if it already has. It reports false when no lock is held.
+func (m *Mutex) onEnd(fn func(error)) bool {
+	m.mu.Lock()
+	ls := m.lease
+	m.mu.Unlock()
+	if ls == nil {
+		return false
+	}
+	k := m.locker.keeper
+	k.mu.Lock()
+	if ls.ended {
+		err := ls.err
+		k.mu.Unlock()
+		fn(err)
+		return true
+	}
+	ls.onEnd = append(ls.onEnd, fn)
+	k.mu.Unlock()
+	return true
 }
 
 // fail builds the error of a failed operation.
@@ -157,15 +290,29 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		return err
 	}
 	m.mu.Lock()
+	var (
+		ls   *lease
+		last *round
+	)
 	if m.owner == prefix {
-		m.owner, m.until = "", time.Time{}
+		ls, last = m.lease, m.last
+		m.owner, m.until, m.lease, m.last = "", time.Time{}, nil, nil
 	}
 	m.mu.Unlock()
-	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys, []string{prefix, lowestNonce, nonce()})
+	if ls != nil {
+		m.locker.keeper.end(ls, ErrNotHeld) // stop keeping it alive before releasing it
+	}
+	args := []string{prefix, lowestNonce, nonce()}
+	if last != nil {
+		last.releaseLate(args)
+	}
+	start := time.Now()
+	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys, args)
 	r.start()
 	ok, story, replies := r.collect()
 	r.decide("", replies)
 	if ok >= m.locker.quorum {
+		m.emit(Event{Kind: Released, Nodes: ok, Took: time.Since(start)})
 		return nil
 	}
 	return m.fail(ctx, ErrNotHeld, story)
@@ -204,9 +351,8 @@ func (m *Mutex) Extend(ctx context.Context) error {
 	case held && !now.Before(until):
 		return m.fail(ctx, ErrLockLost, story)
 	case ok >= m.locker.quorum && validity > 0:
-		m.mu.Lock()
-		m.owner, m.until = prefix, start.Add(validity)
-		m.mu.Unlock()
+		m.held(prefix, start, start.Add(validity))
+		m.emit(Event{Kind: Extended, Nodes: ok, Took: now.Sub(start), Until: start.Add(validity)})
 		return nil
 	case len(story)-countFailed(replies) > len(m.locker.nodes)-m.locker.quorum:
 		return m.fail(ctx, ErrNotHeld, story)

@@ -20,7 +20,12 @@ type options struct {
 	refresh     bool
 	driftFactor float64
 	nodeTimeout time.Duration // 0: derived from ttl
-	err         error         // the first invalid option
+	keepAlive   bool
+	every       time.Duration // 0: ttl/3
+	maxHold     time.Duration // 0: no cap
+	maxExtend   int           // 0: no cap
+	events      func(Event)
+	err         error // the first invalid option
 }
 
 func defaultOptions() options {
@@ -54,7 +59,18 @@ func (o *options) apply(opts []Option) error {
 	if o.nodeTimeout >= o.ttl {
 		return fmt.Errorf("redlock: node timeout %v must be shorter than the TTL %v", o.nodeTimeout, o.ttl)
 	}
+	if o.every >= o.ttl {
+		return fmt.Errorf("redlock: keep-alive period %v must be shorter than the TTL %v", o.every, o.ttl)
+	}
 	return nil
+}
+
+// extendEvery is the keep-alive period.
+func (o *options) extendEvery() time.Duration {
+	if o.every > 0 {
+		return o.every
+	}
+	return o.ttl / 3
 }
 
 // timeout is the bound on one node's answer in one round.
@@ -137,6 +153,53 @@ func WithNodeTimeout(d time.Duration) Option {
 			return
 		}
 		o.nodeTimeout = d
+	}
+}
+
+// WithKeepAlive sets whether a held lock is extended automatically, every
+// TTL/3 unless WithKeepAliveEvery says otherwise, until Unlock or loss.
+// Extensions of many locks are batched per node. The default is false for
+// Mutex; Locker.Do always keeps its lock alive. See Mutex.Done for how the
+// holder learns of a loss.
+func WithKeepAlive(keepAlive bool) Option {
+	return func(o *options) { o.keepAlive = keepAlive }
+}
+
+// WithKeepAliveEvery sets the keep-alive period. The default is TTL/3. It
+// must be positive and shorter than the TTL.
+func WithKeepAliveEvery(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 {
+			o.fail("keep-alive period must be positive, got %v", d)
+			return
+		}
+		o.every = d
+	}
+}
+
+// WithMaxHold caps how long a kept-alive lock is extended, counted from its
+// acquisition: past the cap the keeper stops extending, and the lock is lost
+// when its validity ends. Unbounded extension costs liveness when a holder
+// hangs. The default is no cap. It must be positive.
+func WithMaxHold(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 {
+			o.fail("max hold must be positive, got %v", d)
+			return
+		}
+		o.maxHold = d
+	}
+}
+
+// WithMaxExtensions caps the number of automatic extensions of one
+// holding, like WithMaxHold. The default is no cap. It must be positive.
+func WithMaxExtensions(n int) Option {
+	return func(o *options) {
+		if n <= 0 {
+			o.fail("max extensions must be positive, got %d", n)
+			return
+		}
+		o.maxExtend = n
 	}
 }
 

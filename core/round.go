@@ -48,6 +48,13 @@ type round struct {
 	undo     string // after decided: release what this round may have written, which has this nonce
 	answered []bool // after decided: nodes whose reply collect saw
 	cleaned  sync.WaitGroup
+
+	// After a successful acquisition: an Unlock that comes while some
+	// node's acquire is still in flight leaves its release arguments here,
+	// and that node is released again once its acquire has landed.
+	late     sync.Mutex
+	landed   []bool
+	lateArgs []string
 }
 
 type indexed struct {
@@ -60,6 +67,9 @@ func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script,
 	r.ctx, r.cancel = context.WithTimeout(ctx, timeout)
 	r.decided = make(chan struct{})
 	r.inFlight.Store(int32(len(l.nodes)))
+	if s == acquireScript {
+		r.landed = make([]bool, len(l.nodes))
+	}
 	return r
 }
 
@@ -93,7 +103,7 @@ func (r *round) eval(i int) reply {
 	code, ok := v.(int64)
 	switch {
 	case !ok || code < 0 || code > 2 || (code == 2 && r.script != acquireScript):
-		return reply{failed, &NodeError{Addr: n.Addr(), Err: fmt.Errorf("unexpected reply %#v to %s", v, r.script.name)}}
+		return reply{failed, &NodeError{Addr: n.Addr(), Err: errUnexpected(v, r.script)}}
 	case code == 0 && r.script == acquireScript:
 		return reply{refused, &NodeError{Addr: n.Addr(), Err: ErrHeldByOther}}
 	case code == 0:
@@ -110,11 +120,21 @@ func (r *round) eval(i int) reply {
 func (r *round) finish(i int, rep reply) {
 	if r.script == acquireScript {
 		<-r.decided
-		if r.undo != "" && (rep.state == granted || rep.state == failed) {
-			r.l.releaseNode(r.parent, r.timeout, i, r.keys, r.args[0], r.undo)
-		}
-		if r.answered[i] && r.undo != "" && (rep.state == granted || rep.state == failed) {
-			r.cleaned.Done()
+		written := rep.state != refused
+		switch {
+		case r.undo != "" && written && rep.state != refreshed:
+			r.l.releaseNode(r.parent, r.timeout, i, r.keys, []string{r.args[0], r.undo, r.undo})
+			if r.answered[i] {
+				r.cleaned.Done()
+			}
+		case r.undo == "" && !r.answered[i]:
+			r.late.Lock()
+			r.landed[i] = true
+			args := r.lateArgs
+			r.late.Unlock()
+			if args != nil && written {
+				r.l.releaseNode(r.parent, r.timeout, i, r.keys, args)
+			}
 		}
 	}
 	if r.inFlight.Add(-1) == 0 {
@@ -162,14 +182,26 @@ func (r *round) decide(undo string, replies []reply) {
 	r.cleaned.Wait()
 }
 
-// releaseNode deletes the lock on node i if it holds owner's value with
-// the given nonce.
+// releaseLate has nodes whose acquire is still in flight released with args
+// once it lands. It reports nothing: those nodes are a minority.
+func (r *round) releaseLate(args []string) {
+	r.late.Lock()
+	defer r.late.Unlock()
+	for i, landed := range r.landed {
+		if !landed && !r.answered[i] {
+			r.lateArgs = args
+			return
+		}
+	}
+}
+
+// releaseNode runs the release script with args on node i.
 // It runs after a failed round, also when the caller's context has ended,
 // so it takes a fresh per-node timeout from a context that is never cancelled.
-func (l *Locker) releaseNode(parent context.Context, timeout time.Duration, i int, keys []string, owner, nonce string) {
+func (l *Locker) releaseNode(parent context.Context, timeout time.Duration, i int, keys, args []string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), timeout)
 	defer cancel()
-	_, _ = l.nodes[i].Eval(ctx, releaseScript, keys, []string{owner, nonce, nonce})
+	_, _ = l.nodes[i].Eval(ctx, releaseScript, keys, args)
 }
 
 // nonce returns an identifier for one acquisition round: 16 hex digits
@@ -191,3 +223,7 @@ func nonce() string {
 var lastNonce atomic.Uint64
 
 const lowestNonce = "0000000000000000"
+
+func errUnexpected(v any, s *Script) error {
+	return fmt.Errorf("unexpected reply %#v to %s", v, s.name)
+}

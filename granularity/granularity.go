@@ -47,16 +47,20 @@ func (handleOwner) ID(_ context.Context, handle string) (string, error) { return
 // same owner: a lock taken through one handle is refreshed, extended or
 // released through any other handle of the process.
 //
-// The token is 128 random bits drawn once per process, prefixed with "p:".
-// It does not depend on the PID, so containers (PID 1 everywhere) and PID
-// reuse cannot make two processes one owner.
+// The token derives from 128 random bits drawn once per process (the
+// process secret, which never leaves the process). It does not depend on
+// the PID, so containers (PID 1 everywhere) and PID reuse cannot make two
+// processes one owner.
 func Process() Owner { return processOwner{} }
 
 type processOwner struct{}
 
 func (processOwner) ID(context.Context, string) (string, error) { return processToken, nil }
 
-var processToken = "p:" + Random()
+var (
+	processSecret = []byte(Random())
+	processToken  = "p:" + mac(processSecret, "process")
+)
 
 // Random returns 128 bits from crypto/rand, encoded as 22 URL-safe base64
 // characters. It panics only if the operating system's random source fails,

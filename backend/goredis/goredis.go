@@ -15,6 +15,7 @@ package goredis
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -72,10 +73,7 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 }
 
 func (n *node) eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
-	argv := make([]any, len(args))
-	for i, a := range args {
-		argv[i] = a
-	}
+	argv := argv(args)
 	v, err := n.client.EvalSha(ctx, script.Hash(), keys, argv...).Result()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		v, err = n.client.Eval(ctx, script.Source(), keys, argv...).Result()
@@ -84,4 +82,62 @@ func (n *node) eval(ctx context.Context, script *core.Script, keys, args []strin
 		return nil, nil
 	}
 	return v, err
+}
+
+// EvalBatch sends every call in one pipeline (core.Batcher), then the calls
+// that met NOSCRIPT again with EVAL in a second one.
+func (n *node) EvalBatch(ctx context.Context, calls []core.Call) {
+	if !n.ctxDeadlines {
+		own := slices.Clone(calls) // the abandoned pipeline keeps writing to its own copy
+		done := make(chan struct{})
+		go func() { n.evalBatch(ctx, own); close(done) }()
+		select {
+		case <-done:
+			copy(calls, own)
+		case <-ctx.Done():
+			for i := range calls {
+				calls[i].Reply, calls[i].Err = nil, ctx.Err()
+			}
+		}
+		return
+	}
+	n.evalBatch(ctx, calls)
+}
+
+func (n *node) evalBatch(ctx context.Context, calls []core.Call) {
+	cmds := make([]*redis.Cmd, len(calls))
+	pipe := n.client.Pipeline()
+	for i, c := range calls {
+		cmds[i] = pipe.EvalSha(ctx, c.Script.Hash(), c.Keys, argv(c.Args)...)
+	}
+	_, _ = pipe.Exec(ctx)
+	var retry []int
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) > 0 {
+		pipe = n.client.Pipeline()
+		for _, i := range retry {
+			c := calls[i]
+			cmds[i] = pipe.Eval(ctx, c.Script.Source(), c.Keys, argv(c.Args)...)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err == redis.Nil {
+			v, err = nil, nil
+		}
+		calls[i].Reply, calls[i].Err = v, err
+	}
+}
+
+func argv(args []string) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a
+	}
+	return out
 }

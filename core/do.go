@@ -1,0 +1,41 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"slices"
+)
+
+// Do runs fn while holding the lock called name: the with-statement of
+// this package. It acquires the lock as Mutex.Lock does (with retries, until
+// ctx ends), keeps it alive while fn runs (WithKeepAlive), and releases it
+// when fn returns or panics.
+//
+// fn's context is cancelled, with cause ErrLockLost (see
+// context.Cause), the moment the lock can no longer be proven held; fn
+// should stop its work then. Do returns fn's error, joined with the loss
+// error when the lock was lost, or with the Unlock error when the release
+// failed. When the lock is not acquired, fn does not run and Do returns
+// Lock's error.
+func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Context) error, opts ...Option) (err error) {
+	m := l.NewMutex(name, append(slices.Clip(opts), WithKeepAlive(true))...)
+	if err := m.Lock(ctx); err != nil {
+		return err
+	}
+	fctx, cancel := context.WithCancelCause(ctx)
+	m.onEnd(cancel)
+	defer func() {
+		lost := context.Cause(fctx)
+		cancel(nil)
+		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.timeout()*2)
+		defer ucancel()
+		uerr := m.Unlock(uctx)
+		switch {
+		case errors.Is(lost, ErrLockLost):
+			err = errors.Join(err, lost)
+		case uerr != nil:
+			err = errors.Join(err, uerr)
+		}
+	}()
+	return fn(fctx)
+}
