@@ -170,6 +170,7 @@ func Run(t *testing.T, h Harness) {
 var cases = []testCase{
 	{"MutualExclusion", 3, testMutualExclusion, false},
 	{"ExpiryFreesLock", 3, testExpiry, false},
+	{"RapidLockUnlock", 5, testRapid, false},
 	{"OnlyOwnerUnlocksOrExtends", 3, testOwnership, false},
 	{"ExtendMovesPTTL", 3, testExtendMovesPTTL, false},
 	{"RefreshBySameOwner", 3, testRefresh, false},
@@ -242,6 +243,18 @@ func testMutualExclusion(f *Fixture) {
 	require.NoError(f.T, err)
 	assert.Equal(f.T, strconv.Itoa(contenders*rounds), v, "increments lost to overlapping holders")
 	f.WaitFree(name)
+}
+
+// testRapid takes and releases one lock back to back: the rounds overlap
+// on the nodes that answer last, and no late write of one round may undo
+// the next.
+func testRapid(f *Fixture) {
+	m := f.Locker().NewMutex("rapid")
+	for i := range 300 {
+		require.NoError(f.T, m.TryLock(f.Ctx), "TryLock %d", i)
+		require.NoError(f.T, m.Unlock(f.Ctx), "Unlock %d", i)
+	}
+	f.WaitFree("rapid")
 }
 
 func testExpiry(f *Fixture) {

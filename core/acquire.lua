@@ -7,15 +7,21 @@
 -- ARGV[4]  "1" when the owner may refresh a lock it holds, "0" when not
 --
 -- The stored value is ARGV[1] .. ARGV[2]. Returns 1 when the lock was free
--- and is now ours, 2 when our owner held it (the value now carries this
--- round's nonce and the TTL is reset), 0 when another owner holds it.
+-- and is now ours, 2 when our owner held it (the TTL is reset, and the value
+-- carries the newer of the two nonces), 0 when another owner holds it.
 if redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'NX', 'PX', ARGV[3]) then
   return 1
 end
 if ARGV[4] == '1' then
   local v = redis.call('GET', KEYS[1])
   if v and #v == #ARGV[1] + 16 and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
-    redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'PX', ARGV[3])
+    -- Keep the newest nonce: a round that arrives late must not make a
+    -- newer acquisition look old to a release of nonces up to its own.
+    if string.sub(v, #ARGV[1] + 1) < ARGV[2] then
+      redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'PX', ARGV[3])
+    else
+      redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    end
     return 2
   end
 end

@@ -1,0 +1,132 @@
+// Package redigo is the core.Node adapter for github.com/gomodule/redigo.
+//
+//	pool := &redis.Pool{
+//		MaxIdle:     16,
+//		IdleTimeout: 4 * time.Minute,
+//		DialContext: func(ctx context.Context) (redis.Conn, error) {
+//			return redis.DialContext(ctx, "tcp", "127.0.0.1:6379", redis.DialConnectTimeout(time.Second))
+//		},
+//	}
+//	locker, err := core.New([]core.Node{redigo.NewNodeAddr(pool, "127.0.0.1:6379")})
+//
+// Each call takes a connection with Pool.GetContext and runs its command
+// with redis.DoContext, so the deadline of each call, which core derives
+// from its per-node timeout, bounds the network I/O itself. A call that
+// reaches its deadline closes its connection rather than return it to the
+// pool.
+//
+// The pool settings that matter:
+//
+//   - MaxIdle: a pool keeps at most MaxIdle connections between calls. With
+//     the zero value every call dials (and then closes) a connection of its
+//     own, which costs a TCP handshake per command. Set it to at least the
+//     number of calls you expect to run at once.
+//   - MaxActive with Wait: a call waits for a free connection until its
+//     context ends.
+//   - IdleTimeout: closes connections left idle that long, before the server
+//     or something on the way drops them; an idle connection that was
+//     dropped fails the one call that next takes it.
+//   - DialContext rather than Dial: the call's context then bounds dialling
+//     and the AUTH and SELECT that follow it. A pool with only Dial dials
+//     without regard to the context, bounded only by the Dial function's own
+//     options; give it redis.DialConnectTimeout (30s by default) and, when it
+//     authenticates or selects a database, redis.DialReadTimeout.
+//   - redis.DialReadTimeout and redis.DialWriteTimeout of the dialled
+//     connections apply in addition to the context's deadline: a command
+//     ends at whichever comes first. They are not needed for core's calls,
+//     which always carry a deadline.
+//
+// A pool does not know the address it dials. NewNodeAddr names the Node by
+// the address you give it, so errors and events name the server; NewNode
+// names it by the pool's identity. NewNodeFromURL builds a Node with a pool
+// of its own from a redis://, rediss:// or unix:// URL.
+package redigo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/redlock-go/redlock/core"
+)
+
+// NewNode returns a core.Node that runs core's scripts on connections from
+// pool, which must dial one Redis master. Its Addr is "redigo-" followed by
+// the pool's pointer, since a pool cannot tell its address; use NewNodeAddr
+// to name the server instead. The pool stays the caller's to close.
+// NewNode panics if pool is nil.
+func NewNode(pool *redis.Pool) core.Node {
+	if pool == nil {
+		panic("redlock: redigo.NewNode: nil pool")
+	}
+	return &node{pool: pool, addr: fmt.Sprintf("redigo-%p", pool)}
+}
+
+// NewNodeAddr is NewNode with addr, the host:port (or socket path) that
+// pool dials, as the Node's Addr: errors and events then name the server.
+// Two Nodes of one Locker must not share an addr. NewNodeAddr panics if
+// pool is nil.
+func NewNodeAddr(pool *redis.Pool, addr string) core.Node {
+	if pool == nil {
+		panic("redlock: redigo.NewNodeAddr: nil pool")
+	}
+	return &node{pool: pool, addr: addr}
+}
+
+type node struct {
+	pool  *redis.Pool
+	addr  string
+	owned bool // the Node made the pool and closes it
+}
+
+func (n *node) Addr() string { return n.addr }
+
+func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // spare a pooled connection that DoContext would close
+	}
+	conn, err := n.pool.GetContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	argv := make([]any, 0, 2+len(keys)+len(args))
+	argv = append(argv, script.Hash(), len(keys))
+	for _, k := range keys {
+		argv = append(argv, k)
+	}
+	for _, a := range args {
+		argv = append(argv, a)
+	}
+	v, err := redis.DoContext(conn, ctx, "EVALSHA", argv...)
+	if e, ok := err.(redis.Error); ok && strings.HasPrefix(string(e), "NOSCRIPT") {
+		argv[0] = script.Source()
+		v, err = redis.DoContext(conn, ctx, "EVAL", argv...)
+	}
+	if err == redis.ErrNil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return normalise(v), nil
+}
+
+// normalise turns redigo's reply types into core's: bulk strings ([]byte)
+// become strings, arrays are normalised element by element; int64, simple
+// strings and nil are core's already.
+func normalise(v any) any {
+	switch v := v.(type) {
+	case []byte:
+		return string(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = normalise(e)
+		}
+		return out
+	}
+	return v
+}
