@@ -148,16 +148,25 @@ func (k *keeper) loop() {
 			k.mu.Unlock()
 			return
 		}
-		for len(k.heap) > 0 && !k.heap[0].at.After(now) {
-			ls := k.heap[0]
-			if !now.Before(ls.lossAt()) {
-				heap.Pop(&k.heap)
+		// Leases due within a quarter period join this round, so that
+		// locks taken at different moments share their round trips.
+		horizon := now.Add(k.l.opts.extendEvery() / 4)
+		var later []*lease
+		for len(k.heap) > 0 && !k.heap[0].at.After(horizon) {
+			ls := heap.Pop(&k.heap).(*lease)
+			switch {
+			case !now.Before(ls.lossAt()):
 				lost = append(lost, ls)
-				continue
+			case ls.inFlight || !ls.extend:
+				later = append(later, ls) // only its loss time is due soon
+			default:
+				ls.inFlight = true
+				due = append(due, ls)
+				later = append(later, ls) // now at its loss time, in case the round does not come back
 			}
-			ls.inFlight = true
-			due = append(due, ls)
-			k.schedule(ls) // now at its loss time, in case the round does not come back
+		}
+		for _, ls := range later {
+			k.schedule(ls)
 		}
 		if len(due) > 0 {
 			k.batches++
