@@ -30,7 +30,6 @@ func (c *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 	}
 }
 
-
 // BenchmarkKeepAlive10k holds 10,000 kept-alive locks on 3 nodes for a
 // fixed window and reports the process CPU per held lock per second and the
 // pipelined round trips per node per keep-alive period.
