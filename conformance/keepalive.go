@@ -3,13 +3,14 @@ package conformance
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/redlock-go/redlock/core"
 	"github.com/redlock-go/redlock/granularity"
@@ -128,11 +129,12 @@ func testTaskOwners(f *Fixture) {
 	require.NoError(f.T, m1.TryLock(a))
 	assert.ErrorIs(f.T, m2.TryLock(b), core.ErrNotAcquired, "another task is refused")
 	assert.ErrorIs(f.T, m2.Unlock(b), core.ErrNotHeld, "another task cannot release")
+	f.shorten("task")
 	require.NoError(f.T, m2.TryLock(a), "the same task on another handle refreshes")
 	assert.ErrorIs(f.T, m1.TryLock(f.Ctx), granularity.ErrNoTask)
 	// Let m2's refresh land everywhere: a refresh still in flight on a slow
 	// node can land after m1's release there, and lives until its TTL.
-	assert.Eventually(f.T, func() bool { return len(f.Holders("task")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
+	f.WaitPTTLAbove("task", 2000)
 	require.NoError(f.T, m1.Unlock(a))
 	f.WaitFree("task")
 
@@ -159,13 +161,13 @@ func testMaxHold(f *Fixture) {
 func testEvents(f *Fixture) {
 	var mu sync.Mutex
 	var kinds []core.EventKind
-	l := f.Locker(core.WithTTL(300*time.Millisecond), core.WithEvents(func(e core.Event) {
+	l := f.Locker(core.WithTTL(600*time.Millisecond), core.WithNodeTimeout(100*time.Millisecond), core.WithEvents(func(e core.Event) {
 		assert.Equal(f.T, "events", e.Name)
 		mu.Lock()
 		kinds = append(kinds, e.Kind)
 		mu.Unlock()
 	}))
-	require.NoError(f.T, l.Do(f.Ctx, "events", func(ctx context.Context) error { return job(ctx, 500*time.Millisecond) }))
+	require.NoError(f.T, l.Do(f.Ctx, "events", func(ctx context.Context) error { return job(ctx, time.Second) }))
 	mu.Lock()
 	defer mu.Unlock()
 	require.NotEmpty(f.T, kinds)
@@ -202,7 +204,6 @@ func testNoLeak(f *Fixture) {
 	warm := l.NewMutex("warm") // let the clients open their connections first
 	require.NoError(f.T, warm.Lock(f.Ctx))
 	require.NoError(f.T, warm.Unlock(f.Ctx))
-	ignore := goleak.IgnoreCurrent()
 
 	m := l.NewMutex("leak")
 	require.NoError(f.T, m.Lock(f.Ctx))
@@ -214,5 +215,22 @@ func testNoLeak(f *Fixture) {
 		f.T.Error("Done still open after Unlock")
 	}
 	require.NoError(f.T, l.Do(f.Ctx, "leak-do", func(ctx context.Context) error { return job(ctx, 250*time.Millisecond) }))
-	goleak.VerifyNone(f.T, ignore)
+	// Clients may start goroutines of their own (connections opened on
+	// first use); the check is for goroutines of this module.
+	assert.Eventually(f.T, func() bool { return len(ownGoroutines()) == 0 }, 5*time.Second, 5*time.Millisecond,
+		"goroutines left behind:\n%s", strings.Join(ownGoroutines(), "\n\n"))
+}
+
+// ownGoroutines returns the stacks of live goroutines that run code of the
+// core package, other than the caller's.
+func ownGoroutines() []string {
+	var out []string
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i > 0 && strings.Contains(g, "github.com/redlock-go/redlock/core.") {
+			out = append(out, g)
+		}
+	}
+	return out
 }

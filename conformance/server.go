@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -106,10 +107,18 @@ func (s *Server) launch(path string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		v, err := s.Admin.Do(ctx, "PING")
+		v, err := s.Admin.Do(ctx, "INFO", "server")
 		cancel()
-		if err == nil && v == "PONG" {
-			break
+		if err == nil {
+			// Another test process may have taken the port between our
+			// probe and the server's bind: make sure the answer is ours.
+			if pid := infoField(fmt.Sprint(v), "process_id"); pid == strconv.Itoa(cmd.Process.Pid) {
+				break
+			}
+			s.Admin.Close()
+			cmd.Process.Kill()
+			<-exit
+			return fmt.Errorf("conformance: port %d answered by another server", s.port)
 		}
 		select {
 		case <-exit:
@@ -119,13 +128,23 @@ func (s *Server) launch(path string) error {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			<-exit
-			return fmt.Errorf("conformance: redis-server on port %d did not answer PING: %v", s.port, err)
+			return fmt.Errorf("conformance: redis-server on port %d did not answer: %v", s.port, err)
 		}
 	}
 	s.mu.Lock()
 	s.cmd, s.exit, s.state = cmd, exit, "running"
 	s.mu.Unlock()
 	return nil
+}
+
+// infoField returns the value of field in an INFO reply.
+func infoField(info, field string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // Kill stops the server at once with SIGKILL, as a crash would. What it held

@@ -64,6 +64,12 @@ type indexed struct {
 
 func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script, keys, args []string) *round {
 	r := &round{l: l, script: s, keys: keys, args: args, timeout: timeout, parent: ctx}
+	if s == releaseScript {
+		// Releases run to the end even when the caller stops waiting, so
+		// that nothing stays locked: the call returns when ctx ends, the
+		// releases still in flight keep their own node timeout.
+		ctx = context.WithoutCancel(ctx)
+	}
 	r.ctx, r.cancel = context.WithTimeout(ctx, timeout)
 	r.decided = make(chan struct{})
 	r.inFlight.Store(int32(len(l.nodes)))
@@ -143,14 +149,19 @@ func (r *round) finish(i int, rep reply) {
 }
 
 // collect reads replies until the outcome is decided: a quorum went along,
-// or so many did not that a quorum is impossible. It returns how many went
-// along and the node errors seen.
+// or so many did not that a quorum is impossible, or until the caller's
+// context ends. It returns how many went along and the node errors seen.
 func (r *round) collect() (ok int, story []error, replies []reply) {
 	n, q := len(r.l.nodes), r.l.quorum
 	replies = make([]reply, n)
 	r.answered = make([]bool, n)
 	for no := 0; ok < q && no <= n-q; {
-		in := <-r.replies
+		var in indexed
+		select {
+		case in = <-r.replies:
+		case <-r.parent.Done():
+			return ok, story, replies
+		}
 		replies[in.node] = in.reply
 		r.answered[in.node] = true
 		if in.state == granted || in.state == refreshed {

@@ -2,6 +2,7 @@ package goredis
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/redis/go-redis/v9"
 
@@ -26,7 +27,7 @@ func NewNodeFromURL(rawURL string) (core.Node, error) {
 	}
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redlock: goredis: node URL %q: %w", rawURL, err)
+		return nil, fmt.Errorf("redlock: goredis: node URL %q: %w", redacted(rawURL), err)
 	}
 	opts.ContextTimeoutEnabled = true
 	n := NewNode(redis.NewClient(opts)).(*node)
@@ -41,4 +42,13 @@ func (n *node) Close() error {
 		return nil
 	}
 	return n.client.Close()
+}
+
+// redacted hides the password of a URL for error messages.
+func redacted(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
 }

@@ -1,0 +1,102 @@
+// Package rueidis is the core.Node adapter for github.com/redis/rueidis.
+//
+//	client, err := rueidis.NewClient(rueidis.ClientOption{
+//		InitAddress:  []string{"127.0.0.1:6379"},
+//		DisableCache: true,
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	locker, err := core.New([]core.Node{redlockrueidis.NewNode(client)})
+//
+// The package shares its name with the client's, so a program that imports
+// both renames one of them, as redlockrueidis above.
+//
+// Scripts run through rueidis's own Lua support (rueidis.NewLuaScript):
+// EVALSHA first, EVAL when the server answers NOSCRIPT. rueidis bounds every
+// call by its context's deadline, so the per-node timeout of core bounds the
+// network I/O itself with no extra goroutine. rueidis never retries a
+// script call, so each call runs its script at most once.
+//
+// Options that matter:
+//
+//   - DisableCache: the lock scripts are never cached reads, so client-side
+//     caching gains a lock nothing. The adapter works with it on or off; off
+//     (DisableCache: true) spares each connection its CLIENT TRACKING
+//     command, and is required for servers without RESP3 (before Redis 6).
+//   - Pipelining: rueidis sends concurrent commands of all goroutines down
+//     one connection per server, or a few chosen at random per command
+//     (PipelineMultiplex; 4 by default on 4 or more CPUs), each dialled on
+//     first use. Two calls in flight at once may reach the server in either
+//     order. A server that stops answering holds up every command on its
+//     connections: each call still returns at its own deadline, and rueidis
+//     drops the connection after ConnWriteTimeout (10s by default) and
+//     dials again on the next call.
+//   - A cluster or sentinel client counts as one Node of the Locker; the
+//     Nodes of one Locker must be independent masters (see core's safety
+//     limits).
+package rueidis
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/redis/rueidis"
+
+	"github.com/redlock-go/redlock/core"
+)
+
+// NewNode returns a core.Node that runs core's scripts through client. Its
+// Addr is the client's node addresses, sorted and joined by ",". The Node
+// implements io.Closer, but Close returns nil and leaves client to its
+// owner. NewNode panics if client is nil.
+func NewNode(client rueidis.Client) core.Node {
+	if client == nil {
+		panic("redlock: rueidis.NewNode: nil client")
+	}
+	addr := strings.Join(slices.Sorted(maps.Keys(client.Nodes())), ",")
+	if addr == "" {
+		addr = fmt.Sprintf("rueidis-%p", client)
+	}
+	return &node{client: client, addr: addr}
+}
+
+type node struct {
+	client rueidis.Client
+	addr   string
+}
+
+func (n *node) Addr() string { return n.addr }
+
+func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
+	return eval(ctx, n.client, script, keys, args)
+}
+
+// Close returns nil: the client belongs to the caller of NewNode.
+func (n *node) Close() error { return nil }
+
+// scripts holds one *rueidis.Lua for each *core.Script, shared by all Nodes.
+var scripts sync.Map
+
+func lua(script *core.Script) *rueidis.Lua {
+	if l, ok := scripts.Load(script); ok {
+		return l.(*rueidis.Lua)
+	}
+	l, _ := scripts.LoadOrStore(script, rueidis.NewLuaScript(script.Source()))
+	return l.(*rueidis.Lua)
+}
+
+// eval runs script on client and normalises the reply: int64, string,
+// []any and nil (a nil reply is a value, not an error). Error replies come
+// back as *rueidis.RedisError.
+func eval(ctx context.Context, client rueidis.Client, script *core.Script, keys, args []string) (any, error) {
+	v, err := lua(script).Exec(ctx, client, keys, args).ToAny()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	return v, err
+}

@@ -1,0 +1,152 @@
+package rueidis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/redis/rueidis"
+
+	"github.com/redlock-go/redlock/core"
+)
+
+// DefaultURL is the node NewNodeFromURL connects to for an empty URL.
+const DefaultURL = "redis://127.0.0.1:6379/0"
+
+// NewNodeFromURL returns a Node with a client of its own for rawURL:
+// redis://[user:password@]host:port[/db], rediss:// for TLS, or
+// unix://[user:password@]/path/to/socket[?db=N], as rueidis.ParseURL reads
+// them. An empty rawURL means DefaultURL. A URL that cannot be used is an
+// error prefixed "redlock: rueidis: ", and no Node. The client has
+// DisableCache set: the lock scripts never use client-side caching.
+//
+// The Node's Addr is the URL's host:port (or socket path), known before
+// any connection. rueidis.NewClient connects at once and fails if the
+// server is down, so the Node makes its client on first use: a call with
+// no client yet starts one connection attempt, or joins the one in flight,
+// and waits for it until the call's context ends. If the attempt fails the
+// call fails with its error, a failed node for this round, and the next
+// call tries again. An attempt that outlives its call keeps running, bounded
+// by the client's dial timeout (5s by default, for the connection and again
+// for its handshake; the URL's dial_timeout parameter sets it), and a client
+// it makes serves the next call. Once made, the client reconnects by itself.
+//
+// The Node implements io.Closer. Close waits for a connection attempt in
+// flight, closes the client, and makes later calls fail with
+// rueidis.ErrClosing.
+func NewNodeFromURL(rawURL string) (core.Node, error) {
+	if rawURL == "" {
+		rawURL = DefaultURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, password and all
+		}
+		return nil, fmt.Errorf("redlock: rueidis: node URL: %w", err)
+	}
+	opt, err := rueidis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redlock: rueidis: node URL %s: %w", u.Redacted(), err)
+	}
+	opt.DisableCache = true
+	return &urlNode{opt: opt, addr: strings.Join(slices.Sorted(slices.Values(opt.InitAddress)), ",")}, nil
+}
+
+// urlNode is a Node that makes its client on first use.
+type urlNode struct {
+	opt  rueidis.ClientOption
+	addr string
+
+	mu      sync.Mutex
+	client  rueidis.Client // nil until a connection attempt succeeds
+	attempt *attempt       // the connection attempt in flight, or nil
+	closed  bool
+}
+
+// attempt is one call of rueidis.NewClient; done is closed when it ends.
+type attempt struct {
+	done   chan struct{}
+	client rueidis.Client
+	err    error
+}
+
+func (n *urlNode) Addr() string { return n.addr }
+
+func (n *urlNode) Eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
+	client, err := n.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return eval(ctx, client, script, keys, args)
+}
+
+// connect returns the Node's client, making it if there is none yet.
+func (n *urlNode) connect(ctx context.Context) (rueidis.Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil, rueidis.ErrClosing
+	}
+	if n.client != nil {
+		client := n.client
+		n.mu.Unlock()
+		return client, nil
+	}
+	a := n.attempt
+	if a == nil {
+		a = &attempt{done: make(chan struct{})}
+		n.attempt = a
+		go n.dial(a)
+	}
+	n.mu.Unlock()
+	select {
+	case <-a.done:
+		return a.client, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// dial runs the connection attempt a and records its outcome.
+func (n *urlNode) dial(a *attempt) {
+	client, err := rueidis.NewClient(n.opt)
+	n.mu.Lock()
+	n.attempt = nil
+	closed := n.closed
+	if err == nil && !closed {
+		n.client = client
+	}
+	n.mu.Unlock()
+	if err == nil && closed {
+		client.Close()
+		client, err = nil, rueidis.ErrClosing
+	}
+	a.client, a.err = client, err
+	close(a.done)
+}
+
+// Close waits for a connection attempt in flight, then closes the client
+// the Node made, if any. Calls after Close fail with rueidis.ErrClosing.
+func (n *urlNode) Close() error {
+	n.mu.Lock()
+	n.closed = true
+	client, a := n.client, n.attempt
+	n.client = nil
+	n.mu.Unlock()
+	if a != nil {
+		<-a.done // the attempt sees closed and closes its own client
+	}
+	if client != nil {
+		client.Close()
+	}
+	return nil
+}
