@@ -49,10 +49,16 @@ func testLongJob(f *Fixture) {
 	var running atomic.Bool // the job runs: from before fn starts until just before it returns
 	running.Store(true)
 	var wg sync.WaitGroup
+	wctx, cancelWorker := context.WithCancel(f.Ctx)
+	defer cancelWorker()
 	wg.Add(1)
 	go func() { // another worker keeps trying while the job runs
 		defer wg.Done()
-		<-started
+		select {
+		case <-started:
+		case <-wctx.Done():
+			return
+		}
 		other := l.NewMutex("long")
 		for running.Load() {
 			err := other.TryLock(f.Ctx)
@@ -71,6 +77,8 @@ func testLongJob(f *Fixture) {
 		running.Store(false)
 		return err
 	})
+	running.Store(false)
+	cancelWorker()
 	wg.Wait()
 	require.NoError(f.T, err)
 	assert.Greater(f.T, refused.Load(), int32(10), "the other worker kept trying")

@@ -46,7 +46,7 @@ type URLHarness interface {
 
 // CaseTimeout bounds each case of Run; a case still running then fails the
 // whole test binary with a panic that names it.
-var CaseTimeout = 60 * time.Second
+var CaseTimeout = 30 * time.Second
 
 // Fixture is what each case of the suite gets: fresh servers, a Node for
 // each, and a context that ends with the case's time limit.
