@@ -147,7 +147,8 @@ type testCase struct {
 
 // Run runs the conformance suite against the adapter that h builds.
 func Run(t *testing.T, h Harness) {
-	for _, c := range append(cases[:len(cases):len(cases)], keepAliveCases...) {
+	all := append(append(cases[:len(cases):len(cases)], keepAliveCases...), fencingCases...)
+	for _, c := range all {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), CaseTimeout)
 			defer cancel()

@@ -217,7 +217,7 @@ func (k *keeper) extendRound(batch []*lease) {
 	for i, n := range nodes {
 		calls[i] = make([]Call, len(batch))
 		for j, ls := range batch {
-			calls[i][j] = Call{Script: extendScript, Keys: ls.m.keys, Args: []string{ls.prefix, ls.m.ttlms}}
+			calls[i][j] = Call{Script: extendScript, Keys: ls.m.keys[:1], Args: []string{ls.prefix, ls.m.ttlms}}
 		}
 		wg.Add(1)
 		go func() {

@@ -68,7 +68,7 @@ func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 	m := &Mutex{
 		locker: l,
 		name:   name,
-		keys:   []string{Key(name)},
+		keys:   []string{Key(name), FenceKey(name)},
 		opts:   o,
 		err:    err,
 		handle: granularity.Random(),
@@ -81,3 +81,8 @@ func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 // "redlock:{" + name + "}". The braces make it a cluster hash tag, so keys
 // that belong to one lock share a slot.
 func Key(name string) string { return "redlock:{" + name + "}" }
+
+// FenceKey returns the Redis key of the fencing counter of the lock called
+// name (see WithFencing): an integer with no TTL, in the same cluster hash
+// slot as Key(name).
+func FenceKey(name string) string { return Key(name) + ":fence" }

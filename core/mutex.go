@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 type Mutex struct {
 	locker *Locker
 	name   string
-	keys   []string
+	keys   []string // the lock key and the fencing counter key
 	opts   options
 	err    error  // invalid name or option: every method returns it
 	handle string // this handle's random identity, for granularity.Handle
@@ -27,6 +28,7 @@ type Mutex struct {
 	until time.Time // end of the validity window of the lock we hold
 	lease *lease    // the current holding, when kept alive or watched
 	last  *round    // the round that acquired the current holding
+	fence uint64    // the fencing token of the current holding
 }
 
 // Name returns the lock's name.
@@ -77,22 +79,100 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	if m.opts.refresh {
 		refresh = "1"
 	}
+	keys := m.keys[:1]
+	if m.opts.fencing {
+		keys = m.keys
+	}
 	start := time.Now()
-	r := m.locker.newRound(ctx, m.opts.timeout(), acquireScript, m.keys, []string{prefix, round, m.ttlms, refresh})
+	r := m.locker.newRound(ctx, m.opts.timeout(), acquireScript, keys, []string{prefix, round, m.ttlms, refresh})
 	r.start()
 	ok, story, replies := r.collect()
 	validity := m.opts.ttl - time.Since(start) - m.opts.drift()
-	if ok >= m.locker.quorum && validity > 0 {
-		r.decide("", replies)
-		m.mu.Lock()
-		m.last = r
-		m.mu.Unlock()
-		m.held(prefix, start, start.Add(validity))
-		m.emit(Event{Kind: Acquired, Nodes: ok, Took: time.Since(start), Until: start.Add(validity)})
-		return nil
+	if ok < m.locker.quorum || validity <= 0 {
+		r.decide(round, replies)
+		return m.fail(ctx, ErrNotAcquired, story)
 	}
-	r.decide(round, replies)
-	return m.fail(ctx, ErrNotAcquired, story)
+	r.decide("", replies)
+	until := start.Add(validity)
+	var fence uint64
+	if m.opts.fencing {
+		if fence = m.heldFence(prefix); fence == 0 {
+			if fence, err = m.commitFence(ctx, prefix, replies, until); err != nil {
+				m.releaseRound(prefix, round)
+				return err
+			}
+		}
+	}
+	m.mu.Lock()
+	m.last = r
+	m.mu.Unlock()
+	m.held(prefix, start, until)
+	m.mu.Lock()
+	m.fence = fence
+	m.mu.Unlock()
+	m.emit(Event{Kind: Acquired, Nodes: ok, Took: time.Since(start), Until: until})
+	return nil
+}
+
+// heldFence returns the fencing token of the lock this Mutex holds for
+// prefix, or 0: a refresh keeps the token it had.
+func (m *Mutex) heldFence(prefix string) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.owner == prefix && time.Now().Before(m.until) {
+		return m.fence
+	}
+	return 0
+}
+
+// commitFence takes T = max(counters of the granting nodes) + 1 and commits
+// counter = max(counter, T) on every node that still holds our lock. T is
+// ours only if a quorum confirms before the validity ends: any earlier
+// holder committed its token on a quorum, which shares a node with the
+// quorum that granted us, so T exceeds every token handed out before.
+func (m *Mutex) commitFence(ctx context.Context, prefix string, replies []reply, until time.Time) (uint64, error) {
+	var highest int64
+	for _, rep := range replies {
+		if rep.state == granted || rep.state == refreshed {
+			highest = max(highest, rep.counter)
+		}
+	}
+	token := uint64(highest) + 1
+	r := m.locker.newRound(ctx, m.opts.timeout(), fenceScript, m.keys, []string{prefix, strconv.FormatUint(token, 10)})
+	r.start()
+	ok, story, replies := r.collect()
+	r.decide("", replies)
+	if ok < m.locker.quorum || !time.Now().Before(until) {
+		return 0, m.fail(ctx, ErrNotAcquired, append(story, errFenceNotCommitted))
+	}
+	return token, nil
+}
+
+var errFenceNotCommitted = errors.New("redlock: fencing token not committed on a quorum within the validity")
+
+// releaseRound releases what one acquisition round wrote, on every node,
+// after the round itself succeeded but the acquisition was abandoned.
+func (m *Mutex) releaseRound(prefix, round string) {
+	ctx := context.WithoutCancel(context.Background())
+	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys[:1], []string{prefix, round, round})
+	r.start()
+	_, _, replies := r.collect()
+	r.decide("", replies)
+}
+
+// Fence returns the fencing token of the lock this Mutex holds (see
+// WithFencing), or 0 when it holds none or fencing is off. The token
+// strictly increases across successive holders of the lock, and does not
+// change when the holder refreshes or extends it. Pass it to the resource
+// the lock protects; the resource must refuse any token lower than the
+// highest it has seen.
+func (m *Mutex) Fence() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.owner == "" {
+		return 0
+	}
+	return m.fence
 }
 
 // held records a confirmed holding by prefix until until: a new lease, or
@@ -296,7 +376,7 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 	)
 	if m.owner == prefix {
 		ls, last = m.lease, m.last
-		m.owner, m.until, m.lease, m.last = "", time.Time{}, nil, nil
+		m.owner, m.until, m.lease, m.last, m.fence = "", time.Time{}, nil, nil, 0
 	}
 	m.mu.Unlock()
 	if ls != nil {
@@ -307,7 +387,7 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		last.releaseLate(args)
 	}
 	start := time.Now()
-	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys, args)
+	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys[:1], args)
 	r.start()
 	ok, story, replies := r.collect()
 	r.decide("", replies)
@@ -341,7 +421,7 @@ func (m *Mutex) Extend(ctx context.Context) error {
 		return m.fail(ctx, ErrLockLost, nil)
 	}
 	start := time.Now()
-	r := m.locker.newRound(ctx, m.opts.timeout(), extendScript, m.keys, []string{prefix, m.ttlms})
+	r := m.locker.newRound(ctx, m.opts.timeout(), extendScript, m.keys[:1], []string{prefix, m.ttlms})
 	r.start()
 	ok, story, replies := r.collect()
 	r.decide("", replies)

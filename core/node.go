@@ -70,14 +70,17 @@ var (
 	releaseLua string
 	//go:embed extend.lua
 	extendLua string
+	//go:embed fence.lua
+	fenceLua string
 
 	acquireScript = newScript("acquire", acquireLua)
 	releaseScript = newScript("release", releaseLua)
 	extendScript  = newScript("extend", extendLua)
+	fenceScript   = newScript("fence", fenceLua)
 )
 
 // Scripts lists every script core runs, for adapters that load scripts
 // ahead of use and for tests.
 func Scripts() []*Script {
-	return []*Script{acquireScript, releaseScript, extendScript}
+	return []*Script{acquireScript, releaseScript, extendScript, fenceScript}
 }

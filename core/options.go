@@ -25,6 +25,7 @@ type options struct {
 	maxHold     time.Duration // 0: no cap
 	maxExtend   int           // 0: no cap
 	events      func(Event)
+	fencing     bool
 	err         error // the first invalid option
 }
 
@@ -201,6 +202,14 @@ func WithMaxExtensions(n int) Option {
 		}
 		o.maxExtend = n
 	}
+}
+
+// WithFencing makes every acquisition also yield a fencing token (see
+// Mutex.Fence) that strictly increases across successive holders of the
+// lock. It costs one more round trip per acquisition, and a counter key per
+// lock name that never expires (FenceKey). The default is off.
+func WithFencing() Option {
+	return func(o *options) { o.fencing = true }
 }
 
 var errNoName = errors.New("redlock: empty lock name")

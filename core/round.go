@@ -22,8 +22,9 @@ const (
 )
 
 type reply struct {
-	state state
-	err   error // why a node refused or failed; nil when it went along
+	state   state
+	err     error // why a node refused or failed; nil when it went along
+	counter int64 // with fencing: the node's fencing counter
 }
 
 // round sends one script to every node in parallel. Each call is bounded by
@@ -104,20 +105,25 @@ func (r *round) eval(i int) reply {
 		if r.parent.Err() == nil && errors.Is(r.ctx.Err(), context.DeadlineExceeded) {
 			err = ErrNodeTimeout
 		}
-		return reply{failed, &NodeError{Addr: n.Addr(), Err: err}}
+		return reply{failed, &NodeError{Addr: n.Addr(), Err: err}, 0}
+	}
+	var counter int64
+	if pair, isPair := v.([]any); isPair && len(pair) == 2 && r.script == acquireScript {
+		v = pair[0]
+		counter, _ = pair[1].(int64)
 	}
 	code, ok := v.(int64)
 	switch {
 	case !ok || code < 0 || code > 2 || (code == 2 && r.script != acquireScript):
-		return reply{failed, &NodeError{Addr: n.Addr(), Err: errUnexpected(v, r.script)}}
+		return reply{failed, &NodeError{Addr: n.Addr(), Err: errUnexpected(v, r.script)}, 0}
 	case code == 0 && r.script == acquireScript:
-		return reply{refused, &NodeError{Addr: n.Addr(), Err: ErrHeldByOther}}
+		return reply{refused, &NodeError{Addr: n.Addr(), Err: ErrHeldByOther}, 0}
 	case code == 0:
-		return reply{refused, &NodeError{Addr: n.Addr(), Err: ErrNotHeld}}
+		return reply{refused, &NodeError{Addr: n.Addr(), Err: ErrNotHeld}, 0}
 	case code == 2:
-		return reply{refreshed, nil}
+		return reply{refreshed, nil, counter}
 	}
-	return reply{granted, nil}
+	return reply{granted, nil, counter}
 }
 
 // finish runs after node i's reply is in: it waits for the decision, undoes

@@ -117,3 +117,60 @@ func ExampleNewNode_longRunningJob() {
 	// Output:
 	// migrations run: 1
 }
+
+// store is a resource that takes fencing tokens: it refuses a write whose
+// token is lower than the highest it has seen, atomically with the write.
+type store struct {
+	mu      sync.Mutex
+	highest uint64
+	value   string
+}
+
+var errStaleToken = errors.New("store: stale fencing token")
+
+func (s *store) Write(token uint64, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if token < s.highest {
+		return errStaleToken
+	}
+	s.highest, s.value = token, value
+	return nil
+}
+
+// A holder that pauses past its lease cannot overwrite the work of the next
+// holder: its token is lower, and the store refuses it.
+func ExampleNewNode_fencing() {
+	var nodes []core.Node
+	for _, addr := range redisAddrs {
+		client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		defer client.Close()
+		nodes = append(nodes, goredis.NewNode(client))
+	}
+	locker, err := core.New(nodes, core.WithTTL(300*time.Millisecond), core.WithFencing())
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	var db store
+
+	slow := locker.NewMutex("invoices")
+	if err := slow.Lock(ctx); err != nil {
+		panic(err)
+	}
+	// slow stalls here (a long GC pause, say) and its lease runs out...
+	fast := locker.NewMutex("invoices")
+	if err := fast.Lock(ctx); err != nil { // waits until slow's lock expires
+		panic(err)
+	}
+	fmt.Println("fast's token is higher:", fast.Fence() > slow.Fence())
+	fmt.Println("fast writes:", db.Write(fast.Fence(), "from fast"))
+	fmt.Println("slow writes late:", db.Write(slow.Fence(), "from slow"))
+	fmt.Println("stored:", db.value)
+	_ = fast.Unlock(ctx)
+	// Output:
+	// fast's token is higher: true
+	// fast writes: <nil>
+	// slow writes late: store: stale fencing token
+	// stored: from fast
+}

@@ -1,0 +1,69 @@
+package conformance
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redlock-go/redlock/core"
+)
+
+// The fencing cases.
+var fencingCases = []testCase{
+	{"FencingTokensIncrease", 3, testFencingIncrease, false},
+	{"FencingSurvivesSingleNodeLoss", 5, testFencingNodeLoss, false},
+}
+
+func testFencingIncrease(f *Fixture) {
+	l := f.Locker(core.WithFencing())
+	m := l.NewMutex("fenced")
+	assert.Zero(f.T, m.Fence(), "no token before acquiring")
+	require.NoError(f.T, m.TryLock(f.Ctx))
+	first := m.Fence()
+	require.NotZero(f.T, first)
+	require.NoError(f.T, m.TryLock(f.Ctx), "refresh")
+	assert.Equal(f.T, first, m.Fence(), "a refresh keeps the token")
+	require.NoError(f.T, m.Extend(f.Ctx))
+	assert.Equal(f.T, first, m.Fence(), "an extension keeps the token")
+	require.NoError(f.T, m.Unlock(f.Ctx))
+	assert.Zero(f.T, m.Fence(), "no token after Unlock")
+
+	last := first
+	for i := range 5 {
+		other := l.NewMutex("fenced")
+		require.NoError(f.T, other.Lock(f.Ctx))
+		assert.Greater(f.T, other.Fence(), last, "holder %d", i)
+		last = other.Fence()
+		require.NoError(f.T, other.Unlock(f.Ctx))
+	}
+	for i, s := range f.Servers {
+		v, err := s.Do("PTTL", core.FenceKey("fenced"))
+		require.NoError(f.T, err)
+		assert.Equal(f.T, int64(-1), v, "the counter on node %d has no TTL", i)
+	}
+	assert.Empty(f.T, l.NewMutex("unfenced").Fence())
+}
+
+// testFencingNodeLoss loses and restarts (empty) each node of five in turn;
+// tokens keep increasing, since every quorum shares a node with the last.
+func testFencingNodeLoss(f *Fixture) {
+	l := f.Locker(core.WithFencing(), core.WithNodeTimeout(200*time.Millisecond))
+	var last uint64
+	take := func(what string) {
+		f.T.Helper()
+		m := l.NewMutex("fenced")
+		require.NoError(f.T, m.Lock(f.Ctx), what)
+		require.Greater(f.T, m.Fence(), last, what)
+		last = m.Fence()
+		require.NoError(f.T, m.Unlock(f.Ctx), what)
+	}
+	take("all up")
+	for i, s := range f.Servers {
+		s.Kill()
+		take("node " + strconv.Itoa(i) + " down")
+		require.NoError(f.T, s.Restart())
+		take("node " + strconv.Itoa(i) + " restarted empty")
+	}
+}
