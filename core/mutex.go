@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -23,6 +24,8 @@ type Mutex struct {
 	handle string // this handle's random identity, for granularity.Handle
 	ttlms  string
 
+	prefixCache atomic.Pointer[cachedPrefix] // the last owner ID and its prefix
+
 	mu    sync.Mutex
 	owner string    // the owner prefix of the lock we hold, "" when none
 	until time.Time // end of the validity window of the lock we hold
@@ -30,6 +33,8 @@ type Mutex struct {
 	last  *round    // the round that acquired the current holding
 	fence uint64    // the fencing token of the current holding
 }
+
+type cachedPrefix struct{ id, prefix string }
 
 // Name returns the lock's name.
 func (m *Mutex) Name() string { return m.name }
@@ -52,6 +57,10 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if c := m.prefixCache.Load(); c != nil && c.id == id {
+		return c.prefix, nil
+	}
+	m.prefixCache.Store(&cachedPrefix{id, id + "|"})
 	return id + "|", nil
 }
 
@@ -89,6 +98,10 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	ok, story, replies := r.collect()
 	validity := m.opts.ttl - time.Since(start) - m.opts.drift()
 	if ok < m.locker.quorum || validity <= 0 {
+		// Nodes still in flight are usually a moment away: wait for them a
+		// little (as long again as the round took, within the node timeout),
+		// so that their writes are released before the next contender tries.
+		r.drain(replies, min(max(time.Since(start), time.Millisecond), m.opts.timeout()))
 		r.decide(round, replies)
 		return m.fail(ctx, ErrNotAcquired, story)
 	}
@@ -383,11 +396,14 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		m.locker.keeper.end(ls, ErrNotHeld) // stop keeping it alive before releasing it
 	}
 	args := []string{prefix, lowestNonce, nonce()}
+	var late []bool
 	if last != nil {
-		last.releaseLate(args)
+		// Nodes whose acquire is still in flight are released once it lands.
+		late = last.releaseLate(args)
 	}
 	start := time.Now()
 	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys[:1], args)
+	r.skip = late
 	r.start()
 	ok, story, replies := r.collect()
 	r.decide("", replies)

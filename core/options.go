@@ -146,7 +146,10 @@ func WithDriftFactor(factor float64) Option {
 
 // WithNodeTimeout bounds each node's answer in one round, so that a dead or
 // stopped node costs a round at most this long. The default is TTL/20,
-// capped at 500ms. It must be positive and shorter than the TTL.
+// capped at 500ms. It must be positive and shorter than the TTL. A Locker
+// of one node has no other node to wait for: its calls are bounded by their
+// context and the client's own timeouts, and a late answer leaves no
+// validity.
 func WithNodeTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d <= 0 {

@@ -56,6 +56,8 @@ type round struct {
 	late     sync.Mutex
 	landed   []bool
 	lateArgs []string
+
+	skip []bool // nodes the round does not call; they count as not going along
 }
 
 type indexed struct {
@@ -65,6 +67,24 @@ type indexed struct {
 
 func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script, keys, args []string) *round {
 	r := &round{l: l, script: s, keys: keys, args: args, timeout: timeout, parent: ctx}
+	if len(l.nodes) == 1 {
+		// One node is the whole quorum: nothing to wait for but its answer,
+		// which validity accounts for. The call runs inline under ctx.
+		r.ctx, r.cancel = ctx, func() {}
+	} else {
+		r.bound(s, timeout)
+	}
+	r.decided = make(chan struct{})
+	r.inFlight.Store(int32(len(l.nodes)))
+	if s == acquireScript {
+		r.landed = make([]bool, len(l.nodes))
+	}
+	return r
+}
+
+// bound gives the round's calls their per-node timeout.
+func (r *round) bound(s *Script, timeout time.Duration) {
+	ctx := r.parent
 	if s == releaseScript {
 		// Releases run to the end even when the caller stops waiting, so
 		// that nothing stays locked: the call returns when ctx ends, the
@@ -72,12 +92,6 @@ func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script,
 		ctx = context.WithoutCancel(ctx)
 	}
 	r.ctx, r.cancel = context.WithTimeout(ctx, timeout)
-	r.decided = make(chan struct{})
-	r.inFlight.Store(int32(len(l.nodes)))
-	if s == acquireScript {
-		r.landed = make([]bool, len(l.nodes))
-	}
-	return r
 }
 
 // start sends the script to every node. With one node the call is made
@@ -90,6 +104,12 @@ func (r *round) start() {
 		return
 	}
 	for i := range r.l.nodes {
+		if r.skip != nil && r.skip[i] {
+			if r.inFlight.Add(-1) == 0 {
+				r.cancel()
+			}
+			continue
+		}
 		go func() {
 			rep := r.eval(i)
 			r.replies <- indexed{i, rep}
@@ -161,7 +181,13 @@ func (r *round) collect() (ok int, story []error, replies []reply) {
 	n, q := len(r.l.nodes), r.l.quorum
 	replies = make([]reply, n)
 	r.answered = make([]bool, n)
-	for no := 0; ok < q && no <= n-q; {
+	no := 0
+	for i := range r.skip {
+		if r.skip[i] {
+			no++
+		}
+	}
+	for ok < q && no <= n-q {
 		var in indexed
 		select {
 		case in = <-r.replies:
@@ -201,12 +227,47 @@ func (r *round) decide(undo string, replies []reply) {
 
 // releaseLate has nodes whose acquire is still in flight released with args
 // once it lands. It reports nothing: those nodes are a minority.
-func (r *round) releaseLate(args []string) {
+// It returns the nodes that will be released late, nil when there are none.
+func (r *round) releaseLate(args []string) []bool {
 	r.late.Lock()
 	defer r.late.Unlock()
+	var pending []bool
 	for i, landed := range r.landed {
 		if !landed && !r.answered[i] {
-			r.lateArgs = args
+			if pending == nil {
+				pending = make([]bool, len(r.landed))
+			}
+			pending[i] = true
+		}
+	}
+	if pending != nil {
+		r.lateArgs = args
+	}
+	return pending
+}
+
+// drain waits up to grace for the replies of nodes that had not answered
+// when collect returned, so that a failed round can release them before it
+// returns: a write left behind by a round that lost holds its node against
+// every contender until the background release lands.
+func (r *round) drain(replies []reply, grace time.Duration) {
+	missing := 0
+	for i := range replies {
+		if !r.answered[i] && (r.skip == nil || !r.skip[i]) {
+			missing++
+		}
+	}
+	if missing == 0 {
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	for ; missing > 0; missing-- {
+		select {
+		case in := <-r.replies:
+			replies[in.node] = in.reply
+			r.answered[in.node] = true
+		case <-t.C:
 			return
 		}
 	}
