@@ -147,7 +147,7 @@ type testCase struct {
 
 // Run runs the conformance suite against the adapter that h builds.
 func Run(t *testing.T, h Harness) {
-	all := append(append(cases[:len(cases):len(cases)], keepAliveCases...), fencingCases...)
+	all := slices.Concat(cases, keepAliveCases, fencingCases, waitingCases)
 	for _, c := range all {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), CaseTimeout)

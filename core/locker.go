@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 
@@ -73,6 +74,7 @@ func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 		err:    err,
 		handle: granularity.Random(),
 		ttlms:  strconv.FormatInt(o.ttl.Milliseconds(), 10),
+		gate:   gateOf(name, len(l.nodes)),
 	}
 	return m
 }
@@ -86,3 +88,10 @@ func Key(name string) string { return "redlock:{" + name + "}" }
 // name (see WithFencing): an integer with no TTL, in the same cluster hash
 // slot as Key(name).
 func FenceKey(name string) string { return Key(name) + ":fence" }
+
+// gateOf spreads the gate nodes of different lock names over the nodes.
+func gateOf(name string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32() % uint32(n))
+}

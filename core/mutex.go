@@ -22,6 +22,7 @@ type Mutex struct {
 	opts   options
 	err    error  // invalid name or option: every method returns it
 	handle string // this handle's random identity, for granularity.Handle
+	gate   int    // the node that gated retries ask first
 	ttlms  string
 
 	prefixCache atomic.Pointer[cachedPrefix] // the last owner ID and its prefix
@@ -78,7 +79,14 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 //
 // It returns the option or name error of NewMutex, or the Owner's error,
 // without touching the network.
-func (m *Mutex) TryLock(ctx context.Context) error {
+func (m *Mutex) TryLock(ctx context.Context) error { return m.tryLock(ctx, false) }
+
+// tryLock makes one acquisition round. gated, for retries under contention,
+// asks the lock's gate node first and alone and ends the round at once if it
+// refuses: contenders then meet at one node instead of splitting the votes
+// of all of them, and a round that cannot win writes nothing. A gate that
+// grants or fails is followed by the other nodes in parallel, as usual.
+func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 	prefix, err := m.prefix(ctx)
 	if err != nil {
 		return err
@@ -94,6 +102,9 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	}
 	start := time.Now()
 	r := m.locker.newRound(ctx, m.opts.timeout(), acquireScript, keys, []string{prefix, round, m.ttlms, refresh})
+	if gated {
+		r.gate = m.gate
+	}
 	r.start()
 	ok, story, replies := r.collect()
 	validity := m.opts.ttl - time.Since(start) - m.opts.drift()
@@ -329,7 +340,11 @@ func (m *Mutex) fail(ctx context.Context, sentinel error, story []error) error {
 }
 
 // Lock acquires the lock, making rounds spaced by the retry policy (see
-// WithRetry) until one succeeds, the policy gives up, or ctx ends.
+// WithRetry) until one succeeds, the policy gives up, or ctx ends. While it
+// waits, a release of the lock announced by a node that implements
+// Subscriber ends the delay at once. Once another owner has been seen,
+// rounds ask one node of the lock (its gate) first, so that contenders do
+// not split the votes; every fourth round is a full parallel round.
 //
 // On failure it returns the last round's error, which wraps ErrNotAcquired
 // and the per-node story, and also ctx.Err() when ctx ended; nothing the
@@ -341,15 +356,23 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	var (
 		policy backoff.BackOff
 		timer  *time.Timer
+		wake   chan struct{}
+		gated  bool
 	)
-	for {
-		err := m.TryLock(ctx)
+	for round := 0; ; round++ {
+		err := m.tryLock(ctx, gated)
 		if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil {
 			return err
 		}
 		if policy == nil {
 			policy = m.opts.retry()
+			var done func()
+			wake, done = m.locker.wait(Channel(m.name))
+			defer done()
 		}
+		// Once another owner is seen, retry through the gate node, with a
+		// full round every fourth time in case the gate holds a stale write.
+		gated = len(m.locker.nodes) > 1 && errors.Is(err, ErrHeldByOther) && round%4 != 3
 		delay := policy.NextBackOff()
 		if delay == backoff.Stop {
 			return err
@@ -364,6 +387,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		case <-ctx.Done():
 			return addCause(err, ctx.Err())
 		case <-timer.C:
+		case <-wake: // released: try now
 		}
 	}
 }

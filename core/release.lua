@@ -8,12 +8,15 @@
 -- Unlock passes every nonce issued before it started, so that a release
 -- still in flight never deletes a later acquisition of the same owner; the
 -- cleanup of a failed round passes that round's nonce alone.
--- Returns 1 when the key was ours and is gone, 0 otherwise.
+-- Returns 1 when the key was ours and is gone (and publishes an empty
+-- message on the channel KEYS[1] .. ":released"), 0 otherwise.
 local v = redis.call('GET', KEYS[1])
 if v and #v == #ARGV[1] + 16 and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
   local n = string.sub(v, #ARGV[1] + 1)
   if n >= ARGV[2] and n <= ARGV[3] then
     redis.call('DEL', KEYS[1])
+    -- Wake the waiters of this lock (see core.Subscriber).
+    redis.call('PUBLISH', KEYS[1] .. ':released', '')
     return 1
   end
 end

@@ -58,6 +58,9 @@ type round struct {
 	lateArgs []string
 
 	skip []bool // nodes the round does not call; they count as not going along
+
+	gate      int   // node asked first, alone, or -1 (see Mutex.tryLock)
+	gateReply reply // its reply
 }
 
 type indexed struct {
@@ -66,7 +69,7 @@ type indexed struct {
 }
 
 func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script, keys, args []string) *round {
-	r := &round{l: l, script: s, keys: keys, args: args, timeout: timeout, parent: ctx}
+	r := &round{l: l, script: s, keys: keys, args: args, timeout: timeout, parent: ctx, gate: -1}
 	if len(l.nodes) == 1 {
 		// One node is the whole quorum: nothing to wait for but its answer,
 		// which validity accounts for. The call runs inline under ctx.
@@ -102,6 +105,21 @@ func (r *round) start() {
 	if n == 1 {
 		r.replies <- indexed{0, r.eval(0)}
 		return
+	}
+	if r.gate >= 0 {
+		// Ask the gate node first, inline: a refusal there ends the round
+		// before anything is written elsewhere.
+		rep := r.eval(r.gate)
+		r.replies <- indexed{r.gate, rep}
+		r.gateReply = rep
+		r.skip = make([]bool, n)
+		r.skip[r.gate] = true
+		if rep.state == refused {
+			for i := range r.skip {
+				r.skip[i] = true
+			}
+		}
+		r.inFlight.Add(-1) // the gate's call is finished by decide
 	}
 	for i := range r.l.nodes {
 		if r.skip != nil && r.skip[i] {
@@ -183,16 +201,20 @@ func (r *round) collect() (ok int, story []error, replies []reply) {
 	r.answered = make([]bool, n)
 	no := 0
 	for i := range r.skip {
-		if r.skip[i] {
+		if r.skip[i] && i != r.gate {
 			no++
 		}
 	}
-	for ok < q && no <= n-q {
+	for first := r.gate >= 0; first || (ok < q && no <= n-q); first = false {
 		var in indexed
-		select {
-		case in = <-r.replies:
-		case <-r.parent.Done():
-			return ok, story, replies
+		if first {
+			in = <-r.replies // the gate's reply, there since start
+		} else {
+			select {
+			case in = <-r.replies:
+			case <-r.parent.Done():
+				return ok, story, replies
+			}
 		}
 		replies[in.node] = in.reply
 		r.answered[in.node] = true
@@ -219,10 +241,22 @@ func (r *round) decide(undo string, replies []reply) {
 		}
 	}
 	close(r.decided)
-	if len(r.l.nodes) == 1 {
+	switch {
+	case len(r.l.nodes) == 1:
 		r.finish(0, replies[0])
+	case r.gate >= 0:
+		r.finishGate()
 	}
 	r.cleaned.Wait()
+}
+
+// finishGate finishes the gate node's call, which ran inline.
+func (r *round) finishGate() {
+	rep := r.gateReply
+	if r.undo != "" && (rep.state == granted || rep.state == failed) {
+		r.l.releaseNode(r.parent, r.timeout, r.gate, r.keys, []string{r.args[0], r.undo, r.undo})
+		r.cleaned.Done()
+	}
 }
 
 // releaseLate has nodes whose acquire is still in flight released with args

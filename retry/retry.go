@@ -49,3 +49,40 @@ func Random(min, max time.Duration) Policy {
 
 // Default returns the policy core uses when none is given: Random(10ms, 100ms).
 func Default() Policy { return Random(10*time.Millisecond, 100*time.Millisecond) }
+
+// Constant spaces rounds by delay and gives up after maxTries rounds in all
+// (maxTries <= 0: never gives up). It panics if delay < 0.
+func Constant(delay time.Duration, maxTries int) Policy {
+	if delay < 0 {
+		panic("redlock: retry.Constant needs delay >= 0")
+	}
+	return MaxTries(func() backoff.BackOff { return backoff.NewConstantBackOff(delay) }, maxTries)
+}
+
+// Exponential spaces rounds by delays that start at initial and grow by
+// half each round up to max, each randomised by ±50% (jitter), and gives up
+// once maxElapsed has passed since the first round (maxElapsed <= 0: never
+// gives up). It panics if initial <= 0 or max < initial.
+func Exponential(initial, max, maxElapsed time.Duration) Policy {
+	if initial <= 0 || max < initial {
+		panic("redlock: retry.Exponential needs 0 < initial <= max")
+	}
+	return func() backoff.BackOff {
+		return backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(initial),
+			backoff.WithMaxInterval(max),
+			backoff.WithMultiplier(1.5),
+			backoff.WithRandomizationFactor(0.5),
+			backoff.WithMaxElapsedTime(maxElapsed),
+		)
+	}
+}
+
+// MaxTries caps p at maxTries rounds in all: the first round and at most
+// maxTries-1 retries. maxTries <= 0 leaves p as it is.
+func MaxTries(p Policy, maxTries int) Policy {
+	if maxTries <= 0 {
+		return p
+	}
+	return func() backoff.BackOff { return backoff.WithMaxRetries(p(), uint64(maxTries-1)) }
+}

@@ -141,3 +141,25 @@ func argv(args []string) []any {
 	}
 	return out
 }
+
+// Listen subscribes to pattern on a connection of its own (core.Subscriber).
+func (n *node) Listen(ctx context.Context, pattern string, ready func(), deliver func(channel string)) error {
+	ps := n.client.PSubscribe(ctx, pattern)
+	defer ps.Close()
+	stop := context.AfterFunc(ctx, func() { ps.Close() }) // a blocked receive does not watch ctx
+	defer stop()
+	if _, err := ps.Receive(ctx); err != nil {
+		return err
+	}
+	ready()
+	for {
+		msg, err := ps.ReceiveMessage(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		deliver(msg.Channel)
+	}
+}

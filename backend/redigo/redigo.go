@@ -92,16 +92,9 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 		return nil, err
 	}
 	defer conn.Close()
-	argv := make([]any, 0, 2+len(keys)+len(args))
-	argv = append(argv, script.Hash(), len(keys))
-	for _, k := range keys {
-		argv = append(argv, k)
-	}
-	for _, a := range args {
-		argv = append(argv, a)
-	}
+	argv := evalArgs(script, keys, args)
 	v, err := redis.DoContext(conn, ctx, "EVALSHA", argv...)
-	if e, ok := err.(redis.Error); ok && strings.HasPrefix(string(e), "NOSCRIPT") {
+	if noScript(err) {
 		argv[0] = script.Source()
 		v, err = redis.DoContext(conn, ctx, "EVAL", argv...)
 	}
@@ -129,4 +122,109 @@ func normalise(v any) any {
 		return out
 	}
 	return v
+}
+
+// Listen subscribes to pattern on a connection taken from the pool for as
+// long as the subscription lasts (core.Subscriber); closing it returns the
+// connection to the pool unsubscribed. A pool whose connections have a read
+// timeout (redis.DialReadTimeout) ends an idle subscription at each timeout,
+// and core opens it again.
+func (n *node) Listen(ctx context.Context, pattern string, ready func(), deliver func(channel string)) error {
+	conn, err := n.pool.GetContext(ctx)
+	if err != nil {
+		return err
+	}
+	psc := redis.PubSubConn{Conn: conn}
+	defer psc.Close()
+	if err := psc.PSubscribe(pattern); err != nil {
+		return err
+	}
+	for {
+		switch v := psc.ReceiveContext(ctx).(type) {
+		case redis.Subscription:
+			if v.Kind == "psubscribe" {
+				ready()
+			}
+		case redis.Message:
+			deliver(v.Channel)
+		case error:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return v
+		}
+	}
+}
+
+// evalArgs returns the arguments of EVALSHA for script, keys and args.
+func evalArgs(script *core.Script, keys, args []string) []any {
+	argv := make([]any, 0, 2+len(keys)+len(args))
+	argv = append(argv, script.Hash(), len(keys))
+	for _, k := range keys {
+		argv = append(argv, k)
+	}
+	for _, a := range args {
+		argv = append(argv, a)
+	}
+	return argv
+}
+
+func noScript(err error) bool {
+	e, ok := err.(redis.Error)
+	return ok && strings.HasPrefix(string(e), "NOSCRIPT")
+}
+
+// EvalBatch pipelines every call on one connection (core.Batcher), then the
+// calls that met NOSCRIPT again with EVAL.
+func (n *node) EvalBatch(ctx context.Context, calls []core.Call) {
+	conn, err := n.pool.GetContext(ctx)
+	if err != nil {
+		for i := range calls {
+			calls[i].Err = err
+		}
+		return
+	}
+	defer conn.Close()
+	pending := make([]int, len(calls))
+	argvs := make([][]any, len(calls))
+	for i, c := range calls {
+		pending[i] = i
+		argvs[i] = evalArgs(c.Script, c.Keys, c.Args)
+	}
+	for cmd := "EVALSHA"; len(pending) > 0 && cmd != ""; {
+		for _, i := range pending {
+			if cmd == "EVAL" {
+				argvs[i][0] = calls[i].Script.Source()
+			}
+			conn.Send(cmd, argvs[i]...)
+		}
+		err := conn.Flush()
+		var again []int
+		for _, i := range pending {
+			if err != nil {
+				calls[i].Reply, calls[i].Err = nil, err
+				continue
+			}
+			v, rerr := redis.ReceiveContext(conn, ctx)
+			switch {
+			case cmd == "EVALSHA" && noScript(rerr):
+				again = append(again, i)
+			case rerr == redis.ErrNil:
+				calls[i].Reply, calls[i].Err = nil, nil
+			case rerr != nil:
+				calls[i].Reply, calls[i].Err = nil, rerr
+				if _, isReply := rerr.(redis.Error); !isReply {
+					err = rerr // the connection is gone: the rest fail too
+				}
+			default:
+				calls[i].Reply, calls[i].Err = normalise(v), nil
+			}
+		}
+		pending = again
+		if cmd == "EVALSHA" {
+			cmd = "EVAL"
+		} else {
+			cmd = ""
+		}
+	}
 }

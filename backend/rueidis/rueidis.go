@@ -100,3 +100,33 @@ func eval(ctx context.Context, client rueidis.Client, script *core.Script, keys,
 	}
 	return v, err
 }
+
+// Listen subscribes to pattern on a dedicated connection (core.Subscriber).
+func (n *node) Listen(ctx context.Context, pattern string, ready func(), deliver func(channel string)) error {
+	return listen(ctx, n.client, pattern, ready, deliver)
+}
+
+func listen(ctx context.Context, client rueidis.Client, pattern string, ready func(), deliver func(channel string)) error {
+	dc, release := client.Dedicate()
+	defer release()
+	broken := dc.SetPubSubHooks(rueidis.PubSubHooks{
+		OnMessage: func(m rueidis.PubSubMessage) { deliver(m.Channel) },
+		OnSubscription: func(s rueidis.PubSubSubscription) {
+			if s.Kind == "psubscribe" {
+				ready()
+			}
+		},
+	})
+	if err := dc.Do(ctx, dc.B().Psubscribe().Pattern(pattern).Build()).Error(); err != nil {
+		return err
+	}
+	select {
+	case err := <-broken:
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}

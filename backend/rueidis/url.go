@@ -150,3 +150,12 @@ func (n *urlNode) Close() error {
 	}
 	return nil
 }
+
+// Listen subscribes to pattern once the Node has a client (core.Subscriber).
+func (n *urlNode) Listen(ctx context.Context, pattern string, ready func(), deliver func(channel string)) error {
+	client, err := n.connect(ctx)
+	if err != nil {
+		return err
+	}
+	return listen(ctx, client, pattern, ready, deliver)
+}
