@@ -26,6 +26,8 @@ type Mutex struct {
 	ttlms  string
 
 	prefixCache atomic.Pointer[cachedPrefix] // the last owner ID and its prefix
+	contended   atomic.Bool                  // the last round met another owner
+	fullRound   atomic.Int64                 // when the last full round under contention began, in Unix ns
 
 	mu    sync.Mutex
 	owner string    // the owner prefix of the lock we hold, "" when none
@@ -67,7 +69,10 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 
 // TryLock makes one acquisition round: it sends the acquire script to every
 // node in parallel and returns as soon as a quorum granted or a quorum has
-// become impossible. With refresh on (the default) an owner that already
+// become impossible. After a round of this Mutex met another owner, the
+// next rounds ask the lock's gate node first, alone, and stop there if it
+// refuses (all but one round per TTL), so that contenders meet at one node
+// instead of splitting the votes. With refresh on (the default) an owner that already
 // holds the lock gets it again with a fresh TTL.
 //
 // On success the lock is held until Until(). On failure it returns an error
@@ -79,9 +84,28 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 //
 // It returns the option or name error of NewMutex, or the Owner's error,
 // without touching the network.
-func (m *Mutex) TryLock(ctx context.Context) error { return m.tryLock(ctx, false) }
+func (m *Mutex) TryLock(ctx context.Context) error {
+	err := m.tryLock(ctx, m.gated())
+	m.contended.Store(errors.Is(err, ErrHeldByOther))
+	return err
+}
 
-// tryLock makes one acquisition round. gated, for retries under contention,
+// gated reports whether the next round goes through the gate node: after a
+// round that met another owner, except for one full parallel round per TTL,
+// in case the gate holds a stale write (which lives one TTL at most).
+func (m *Mutex) gated() bool {
+	if len(m.locker.nodes) == 1 || !m.contended.Load() {
+		return false
+	}
+	now := time.Now().UnixNano()
+	last := m.fullRound.Load()
+	if now-last < int64(m.opts.ttl) || !m.fullRound.CompareAndSwap(last, now) {
+		return true
+	}
+	return false
+}
+
+// tryLock makes one acquisition round. gated, for rounds under contention,
 // asks the lock's gate node first and alone and ends the round at once if it
 // refuses: contenders then meet at one node instead of splitting the votes
 // of all of them, and a round that cannot win writes nothing. A gate that
@@ -344,7 +368,7 @@ func (m *Mutex) fail(ctx context.Context, sentinel error, story []error) error {
 // waits, a release of the lock announced by a node that implements
 // Subscriber ends the delay at once. Once another owner has been seen,
 // rounds ask one node of the lock (its gate) first, so that contenders do
-// not split the votes; every fourth round is a full parallel round.
+// not split the votes (see TryLock).
 //
 // On failure it returns the last round's error, which wraps ErrNotAcquired
 // and the per-node story, and also ctx.Err() when ctx ended; nothing the
@@ -357,10 +381,9 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		policy backoff.BackOff
 		timer  *time.Timer
 		wake   chan struct{}
-		gated  bool
 	)
-	for round := 0; ; round++ {
-		err := m.tryLock(ctx, gated)
+	for {
+		err := m.TryLock(ctx)
 		if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil {
 			return err
 		}
@@ -370,9 +393,6 @@ func (m *Mutex) Lock(ctx context.Context) error {
 			wake, done = m.locker.wait(Channel(m.name))
 			defer done()
 		}
-		// Once another owner is seen, retry through the gate node, with a
-		// full round every fourth time in case the gate holds a stale write.
-		gated = len(m.locker.nodes) > 1 && errors.Is(err, ErrHeldByOther) && round%4 != 3
 		delay := policy.NextBackOff()
 		if delay == backoff.Stop {
 			return err
