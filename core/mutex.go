@@ -28,6 +28,7 @@ type Mutex struct {
 	prefixCache atomic.Pointer[cachedPrefix] // the last owner ID and its prefix
 	contended   atomic.Bool                  // the last round met another owner
 	fullRound   atomic.Int64                 // when the last full round under contention began, in Unix ns
+	gateFailed  atomic.Int64                 // when the gate node last failed to answer, in Unix ns
 
 	mu    sync.Mutex
 	owner string    // the owner prefix of the lock we hold, "" when none
@@ -94,10 +95,10 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 // round that met another owner, except for one full parallel round per TTL,
 // in case the gate holds a stale write (which lives one TTL at most).
 func (m *Mutex) gated() bool {
-	if len(m.locker.nodes) == 1 || !m.contended.Load() {
+	now := time.Now().UnixNano()
+	if len(m.locker.nodes) == 1 || !m.contended.Load() || now-m.gateFailed.Load() < int64(m.opts.ttl) {
 		return false
 	}
-	now := time.Now().UnixNano()
 	last := m.fullRound.Load()
 	if now-last < int64(m.opts.ttl) || !m.fullRound.CompareAndSwap(last, now) {
 		return true
@@ -130,6 +131,9 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 		r.gate = m.gate
 	}
 	r.start()
+	if gated && r.gateReply.state == failed {
+		m.gateFailed.Store(time.Now().UnixNano()) // no gate for a TTL: a dead gate costs a node timeout
+	}
 	ok, story, replies := r.collect()
 	validity := m.opts.ttl - time.Since(start) - m.opts.drift()
 	if ok < m.locker.quorum || validity <= 0 {
