@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/redlock-go/redlock/granularity"
 )
 
 // Mutex is a handle for one named lock of a Locker. Its methods are safe
@@ -141,6 +143,12 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 		// little (as long again as the round took, within the node timeout),
 		// so that their writes are released before the next contender tries.
 		r.drain(replies, min(max(time.Since(start), time.Millisecond), m.opts.timeout()))
+		// A refresh of a lock this Mutex does not hold, with an owner no
+		// other handle shares, found a leftover of one of its own earlier
+		// rounds: release it too, rather than keep it alive for another TTL
+		// against everyone. A shared owner's key may be another handle's
+		// valid lock, and stays.
+		r.undoRefreshed = m.opts.owner == granularity.Handle() && !m.holds(prefix)
 		r.decide(round, replies)
 		return m.fail(ctx, ErrNotAcquired, story)
 	}
@@ -164,6 +172,13 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 	m.mu.Unlock()
 	m.emit(Event{Kind: Acquired, Nodes: ok, Took: time.Since(start), Until: until})
 	return nil
+}
+
+// holds reports whether this Mutex holds a valid lock for prefix.
+func (m *Mutex) holds(prefix string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.owner == prefix && time.Now().Before(m.until)
 }
 
 // heldFence returns the fencing token of the lock this Mutex holds for

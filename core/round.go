@@ -59,6 +59,8 @@ type round struct {
 
 	skip []bool // nodes the round does not call; they count as not going along
 
+	undoRefreshed bool // a failed round releases refreshed nodes too: the Mutex held no lock
+
 	gate      int   // node asked first, alone, or -1 (see Mutex.tryLock)
 	gateReply reply // its reply
 }
@@ -172,7 +174,7 @@ func (r *round) finish(i int, rep reply) {
 		<-r.decided
 		written := rep.state != refused
 		switch {
-		case r.undo != "" && written && rep.state != refreshed:
+		case r.undoes(rep):
 			r.l.releaseNode(r.parent, r.timeout, i, r.keys, []string{r.args[0], r.undo, r.undo})
 			if r.answered[i] {
 				r.cleaned.Done()
@@ -235,7 +237,7 @@ func (r *round) decide(undo string, replies []reply) {
 	if undo != "" {
 		r.undo = undo
 		for i, rep := range replies {
-			if r.answered[i] && (rep.state == granted || rep.state == failed) {
+			if r.answered[i] && r.undoes(rep) {
 				r.cleaned.Add(1)
 			}
 		}
@@ -250,10 +252,19 @@ func (r *round) decide(undo string, replies []reply) {
 	r.cleaned.Wait()
 }
 
+// undoes reports whether a failed round releases the node that gave rep:
+// it may have written there, and the write was not a refresh of a lock the
+// Mutex still holds.
+func (r *round) undoes(rep reply) bool {
+	if r.undo == "" {
+		return false
+	}
+	return rep.state == granted || rep.state == failed || (rep.state == refreshed && r.undoRefreshed)
+}
+
 // finishGate finishes the gate node's call, which ran inline.
 func (r *round) finishGate() {
-	rep := r.gateReply
-	if r.undo != "" && (rep.state == granted || rep.state == failed) {
+	if r.undoes(r.gateReply) {
 		r.l.releaseNode(r.parent, r.timeout, r.gate, r.keys, []string{r.args[0], r.undo, r.undo})
 		r.cleaned.Done()
 	}
