@@ -110,7 +110,7 @@ func (n *node) evalBatch(ctx context.Context, calls []core.Call) {
 	for i, c := range calls {
 		cmds[i] = pipe.EvalSha(ctx, c.Script.Hash(), c.Keys, argv(c.Args)...)
 	}
-	_, _ = pipe.Exec(ctx)
+	_, execErr := pipe.Exec(ctx)
 	var retry []int
 	for i, cmd := range cmds {
 		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
@@ -123,12 +123,15 @@ func (n *node) evalBatch(ctx context.Context, calls []core.Call) {
 			c := calls[i]
 			cmds[i] = pipe.Eval(ctx, c.Script.Source(), c.Keys, argv(c.Args)...)
 		}
-		_, _ = pipe.Exec(ctx)
+		_, execErr = pipe.Exec(ctx)
 	}
 	for i, cmd := range cmds {
 		v, err := cmd.Result()
-		if err == redis.Nil {
+		switch {
+		case err == redis.Nil:
 			v, err = nil, nil
+		case err == nil && v == nil && execErr != nil:
+			err = execErr // the pipeline failed before this command ran (no connection)
 		}
 		calls[i].Reply, calls[i].Err = v, err
 	}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redlock-go/redlock/backend/goredis"
+	"github.com/redlock-go/redlock/core"
+)
+
+// nodesEnv names the environment variable read when --nodes is not given.
+const nodesEnv = "REDLOCK_NODES"
+
+// probeTimeout bounds the check that the nodes answer, and each status read.
+const probeTimeout = 3 * time.Second
+
+// node is one Redis master as the tool sees it: one go-redis client, used
+// both for the tool's own reads (PING, status) and, wrapped by the goredis
+// adapter, for the lock itself, so the first lock round finds a warm
+// connection.
+type node struct {
+	url    string // as given, with any password hidden
+	client *redis.Client
+	lock   core.Node
+}
+
+// nodeList returns the node URLs to use: flagValue when set, else
+// $REDLOCK_NODES, else the goredis adapter's default.
+func nodeList(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if env := os.Getenv(nodesEnv); env != "" {
+		return env
+	}
+	return goredis.DefaultURL
+}
+
+// openNodes makes a node for every URL in list, a comma-separated list of
+// redis://[user:password@]host:port[/db], rediss:// (TLS) or
+// unix://path[?db=N] URLs; a bare host:port means redis://host:port. It
+// does not connect: clients connect on first use.
+func openNodes(list string) ([]*node, error) {
+	var nodes []*node
+	seen := map[string]string{}
+	for _, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			closeNodes(nodes)
+			return nil, errors.New("empty node URL in the list (two commas in a row, or a comma at an end)")
+		}
+		if !strings.Contains(raw, "://") {
+			raw = "redis://" + raw
+		}
+		opts, err := redis.ParseURL(raw)
+		if err != nil {
+			closeNodes(nodes)
+			return nil, fmt.Errorf("node URL %q: %w", redact(raw), err)
+		}
+		if first, dup := seen[opts.Addr]; dup {
+			closeNodes(nodes)
+			return nil, fmt.Errorf("node URLs %q and %q name the same server %s: the nodes must be independent", first, redact(raw), opts.Addr)
+		}
+		seen[opts.Addr] = redact(raw)
+		opts.ContextTimeoutEnabled = true // the adapter's requirement: ctx deadlines bound the I/O
+		client := redis.NewClient(opts)
+		nodes = append(nodes, &node{url: redact(raw), client: client, lock: goredis.NewNode(client)})
+	}
+	return nodes, nil
+}
+
+// closeNodes closes the nodes' clients.
+func closeNodes(nodes []*node) {
+	for _, n := range nodes {
+		n.client.Close()
+	}
+}
+
+// lockNodes returns the nodes as core sees them, for core.New.
+func lockNodes(nodes []*node) []core.Node {
+	out := make([]core.Node, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.lock
+	}
+	return out
+}
+
+// quorum is the number of nodes that must agree: N/2+1.
+func quorum(n int) int { return n/2 + 1 }
+
+// ping sends PING to every node in parallel, each bounded by timeout, and
+// returns one error per node: nil for a node that answered.
+func ping(ctx context.Context, nodes []*node, timeout time.Duration) []error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			errs[i] = n.client.Ping(ctx).Err()
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// errUnreachable is the error of a check that found too few nodes answering.
+var errUnreachable = errors.New("cannot reach a quorum of the nodes")
+
+// checkNodes pings the nodes. It returns an error wrapping errUnreachable,
+// naming every node that did not answer, when fewer than a quorum answered;
+// otherwise the nodes that did not answer, as warnings.
+func checkNodes(ctx context.Context, nodes []*node) (warnings []string, err error) {
+	errs := ping(ctx, nodes, probeTimeout)
+	up := 0
+	for i, e := range errs {
+		if e == nil {
+			up++
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("node %s does not answer: %v", nodes[i].url, e))
+	}
+	if up < quorum(len(nodes)) {
+		return nil, fmt.Errorf("%w (%d of %d answer, %d needed):\n  %s",
+			errUnreachable, up, len(nodes), quorum(len(nodes)), strings.Join(warnings, "\n  "))
+	}
+	return warnings, nil
+}
+
+// redact hides the password of a node URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
