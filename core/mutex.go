@@ -32,12 +32,13 @@ type Mutex struct {
 	fullRound   atomic.Int64                 // when the last full round under contention began, in Unix ns
 	gateFailed  atomic.Int64                 // when the gate node last failed to answer, in Unix ns
 
-	mu    sync.Mutex
-	owner string    // the owner prefix of the lock we hold, "" when none
-	until time.Time // end of the validity window of the lock we hold
-	lease *lease    // the current holding, when kept alive or watched
-	last  *round    // the round that acquired the current holding
-	fence uint64    // the fencing token of the current holding
+	mu      sync.Mutex
+	owner   string    // the owner prefix of the lock we hold, "" when none
+	until   time.Time // end of the validity window of the lock we hold
+	lease   *lease    // the current holding, when kept alive or watched
+	last    *round    // the round that acquired the current holding
+	fence   uint64    // the fencing token of the current holding
+	handOff bool      // the holding was contended: release the gate node last
 }
 
 type cachedPrefix struct{ id, prefix string }
@@ -88,8 +89,14 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 // It returns the option or name error of NewMutex, or the Owner's error,
 // without touching the network.
 func (m *Mutex) TryLock(ctx context.Context) error {
+	waited := m.contended.Load()
 	err := m.tryLock(ctx, m.gated())
 	m.contended.Store(errors.Is(err, ErrHeldByOther))
+	if err == nil {
+		m.mu.Lock()
+		m.handOff = waited // others likely wait too: Unlock hands over through the gate
+		m.mu.Unlock()
+	}
 	return err
 }
 
@@ -450,8 +457,9 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		ls   *lease
 		last *round
 	)
+	handOff := false
 	if m.owner == prefix {
-		ls, last = m.lease, m.last
+		ls, last, handOff = m.lease, m.last, m.handOff
 		m.owner, m.until, m.lease, m.last, m.fence = "", time.Time{}, nil, nil, 0
 	}
 	m.mu.Unlock()
@@ -465,16 +473,41 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		late = last.releaseLate(args)
 	}
 	start := time.Now()
-	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys[:1], args)
-	r.skip = late
-	r.start()
-	ok, story, replies := r.collect()
-	r.decide("", replies)
+	gateLast := handOff && len(m.locker.nodes) > 2 && (late == nil || !late[m.gate])
+	skip := late
+	if gateLast {
+		// Others were waiting: release the gate node after the others, so
+		// that the next holder, let through by the gate, finds them free.
+		skip = make([]bool, len(m.locker.nodes))
+		copy(skip, late)
+		skip[m.gate] = true
+	}
+	ok, story := m.release(ctx, args, skip, gateLast)
+	if gateLast {
+		only := make([]bool, len(m.locker.nodes))
+		for i := range only {
+			only[i] = i != m.gate
+		}
+		okGate, storyGate := m.release(ctx, args, only, true)
+		ok, story = ok+okGate, append(story, storyGate...)
+	}
 	if ok >= m.locker.quorum {
 		m.emit(Event{Kind: Released, Nodes: ok, Took: time.Since(start)})
 		return nil
 	}
 	return m.fail(ctx, ErrNotHeld, story)
+}
+
+// release runs one release round on the nodes not in skip, and returns how
+// many released the lock and the node errors. With all, it waits for every
+// node it called, not just for a decision.
+func (m *Mutex) release(ctx context.Context, args []string, skip []bool, all bool) (int, []error) {
+	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys[:1], args)
+	r.skip, r.all = skip, all
+	r.start()
+	ok, story, replies := r.collect()
+	r.decide("", replies)
+	return ok, story
 }
 
 // Extend resets the lock's TTL on every node where ctx's owner holds it; it

@@ -58,6 +58,7 @@ type round struct {
 	lateArgs []string
 
 	skip []bool // nodes the round does not call; they count as not going along
+	all  bool   // collect waits for every node called, decided or not
 
 	undoRefreshed bool // a failed round releases refreshed nodes too: the Mutex held no lock
 
@@ -207,7 +208,7 @@ func (r *round) collect() (ok int, story []error, replies []reply) {
 			no++
 		}
 	}
-	for first := r.gate >= 0; first || (ok < q && no <= n-q); first = false {
+	for first := r.gate >= 0; first || (ok < q && no <= n-q) || (r.all && ok+no < n); first = false {
 		var in indexed
 		if first {
 			in = <-r.replies // the gate's reply, there since start
