@@ -236,3 +236,22 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return string(b.buf)
 }
+
+// RunWithServers starts a redis-server for each entry of addrs, writes its
+// address there, runs the tests and stops the servers. It returns m.Run's
+// exit code, or 1 when a server does not start. It serves TestMain in
+// packages whose examples read server addresses from a variable:
+//
+//	func TestMain(m *testing.M) { os.Exit(conformance.RunWithServers(m, redisAddrs)) }
+func RunWithServers(m *testing.M, addrs []string) int {
+	for i := range addrs {
+		s, err := Start()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer s.Stop()
+		addrs[i] = s.Addr
+	}
+	return m.Run()
+}

@@ -20,23 +20,7 @@ import (
 // servers it starts for the examples.
 var redisAddrs = []string{"127.0.0.1:6379", "127.0.0.1:6380", "127.0.0.1:6381"}
 
-func TestMain(m *testing.M) {
-	var servers []*conformance.Server
-	for i := range redisAddrs {
-		s, err := conformance.Start()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		servers = append(servers, s)
-		redisAddrs[i] = s.Addr
-	}
-	code := m.Run()
-	for _, s := range servers {
-		s.Stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(conformance.RunWithServers(m, redisAddrs)) }
 
 func Example() {
 	var nodes []core.Node

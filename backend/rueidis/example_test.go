@@ -49,21 +49,4 @@ func Example() {
 	// unlocked
 }
 
-func TestMain(m *testing.M) {
-	os.Exit(runWithServers(m))
-}
-
-// runWithServers starts a redis-server for each of redisAddrs, runs the
-// tests, and stops the servers.
-func runWithServers(m *testing.M) int {
-	for i := range redisAddrs {
-		s, err := conformance.Start()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer s.Stop()
-		redisAddrs[i] = s.Addr
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(conformance.RunWithServers(m, redisAddrs)) }
