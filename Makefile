@@ -1,7 +1,7 @@
 # Every module of the workspace, in dependency order.
 MODULES := $(shell go list -m -f '{{.Dir}}')
 
-.PHONY: test redis-server vet
+.PHONY: test redis-server vet bench bench-short demo
 
 # test runs every module's tests under -race against real redis-server
 # processes that the tests start themselves.
@@ -23,3 +23,18 @@ redis-server:
 
 vet:
 	@set -e; for m in $(MODULES); do (cd $$m && gofmt -l . && go vet ./...); done
+
+# bench measures this library against the other Go lock libraries and a
+# floor with no lock library, on redis-server processes it starts on
+# loopback, and writes bench/RESULTS.md and bench/results.svg (about 4
+# minutes on 2 cores). bench-short does fewer, shorter passes (about 1
+# minute). Neither is part of test.
+bench: redis-server
+	cd bench && go run .
+
+bench-short: redis-server
+	cd bench && go run . -short
+
+# demo shows the lock at work on embedded nodes: no server needed.
+demo:
+	go run ./cmd/redlock demo

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	redigolib "github.com/gomodule/redigo/redis"
+	goredislib "github.com/redis/go-redis/v9"
+	rueidislib "github.com/redis/rueidis"
+
+	"github.com/redlock-go/redlock/backend/goredis"
+	"github.com/redlock-go/redlock/backend/redigo"
+	"github.com/redlock-go/redlock/backend/rueidis"
+	"github.com/redlock-go/redlock/core"
+)
+
+// ourContenders are this library through each of its backends. Each
+// builds one client per server, configured as the backend's docs advise.
+func ourContenders() []contender {
+	return []contender{
+		{name: "redlock/goredis", kind: ours, maxN: 5, open: func(addrs []string) (locks, error) {
+			var clients []*goredislib.Client
+			nodes := make([]core.Node, len(addrs))
+			for i, addr := range addrs {
+				c := newGoredisClient(addr)
+				clients = append(clients, c)
+				nodes[i] = goredis.NewNode(c)
+			}
+			return newOurLocks(nodes, func() {
+				for _, c := range clients {
+					c.Close()
+				}
+			})
+		}},
+		{name: "redlock/redigo", kind: ours, maxN: 5, open: func(addrs []string) (locks, error) {
+			var pools []*redigolib.Pool
+			nodes := make([]core.Node, len(addrs))
+			for i, addr := range addrs {
+				p := newRedigoPool(addr)
+				pools = append(pools, p)
+				nodes[i] = redigo.NewNodeAddr(p, addr)
+			}
+			return newOurLocks(nodes, func() {
+				for _, p := range pools {
+					p.Close()
+				}
+			})
+		}},
+		{name: "redlock/rueidis", kind: ours, maxN: 5, open: func(addrs []string) (locks, error) {
+			var clients []rueidislib.Client
+			closeAll := func() {
+				for _, c := range clients {
+					c.Close()
+				}
+			}
+			nodes := make([]core.Node, len(addrs))
+			for i, addr := range addrs {
+				c, err := newRueidisClient(rueidislib.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+				if err != nil {
+					closeAll()
+					return nil, err
+				}
+				clients = append(clients, c)
+				nodes[i] = rueidis.NewNode(c)
+			}
+			return newOurLocks(nodes, closeAll)
+		}},
+	}
+}
+
+type ourLocks struct {
+	locker  *core.Locker
+	closeFn func()
+}
+
+func newOurLocks(nodes []core.Node, closeFn func()) (locks, error) {
+	l, err := core.New(nodes, core.WithTTL(ttl))
+	if err != nil {
+		closeFn()
+		return nil, err
+	}
+	return &ourLocks{locker: l, closeFn: closeFn}, nil
+}
+
+func (l *ourLocks) handle(name string) (handle, error) {
+	return ourHandle{l.locker.NewMutex(name)}, nil
+}
+
+func (l *ourLocks) close() { l.closeFn() }
+
+type ourHandle struct{ m *core.Mutex }
+
+func (h ourHandle) try(ctx context.Context) (bool, error) {
+	err := h.m.TryLock(ctx)
+	if err != nil && heldByOther(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// heldByOther reports whether err is a refusal only: not acquired, and
+// every node that did not grant said another owner holds the lock.
+func heldByOther(err error) bool {
+	if !errors.Is(err, core.ErrNotAcquired) {
+		return false
+	}
+	multi, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return false
+	}
+	for _, e := range multi.Unwrap() {
+		var ne *core.NodeError
+		if errors.As(e, &ne) && !errors.Is(ne, core.ErrHeldByOther) {
+			return false
+		}
+	}
+	return true
+}
+
+func (h ourHandle) release(ctx context.Context) error { return h.m.Unlock(ctx) }
+func (h ourHandle) wait(ctx context.Context) error    { return h.m.Lock(ctx) }
+func (h ourHandle) close()                            {}
