@@ -111,6 +111,9 @@ func testBrokenSubscription(f *Fixture) {
 	l := f.Locker(core.WithNodeTimeout(100 * time.Millisecond))
 	holder := l.NewMutex("broken")
 	require.NoError(f.T, holder.TryLock(f.Ctx))
+	// The holder must keep a quorum through the restart below: let its
+	// write land on every server first.
+	require.Eventually(f.T, func() bool { return len(f.Holders("broken")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
 	acquired := make(chan struct{})
 	go func() {
 		defer close(acquired)
