@@ -10,6 +10,11 @@
 // goroutine of its own and returns when the context ends, leaving the
 // abandoned call to finish within ReadTimeout. That costs a goroutine per
 // call and holds a pooled connection longer.
+//
+// The Node implements core.Subscriber with a pattern subscription of its
+// own, open while some Lock waits. When core closes it, go-redis may log
+// "discarding bad PubSub connection" through its logger (redis.SetLogger
+// silences it).
 package goredis
 
 import (
