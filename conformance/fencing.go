@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -44,6 +45,16 @@ func testFencingIncrease(f *Fixture) {
 		assert.Equal(f.T, int64(-1), v, "the counter on node %d has no TTL", i)
 	}
 	assert.Empty(f.T, l.NewMutex("unfenced").Fence())
+
+	// Do hands the token to fn.
+	require.NoError(f.T, l.Do(f.Ctx, "fenced", func(ctx context.Context) error {
+		assert.Greater(f.T, core.FenceOf(ctx), last, "Do's token")
+		return nil
+	}))
+	require.NoError(f.T, f.Locker().Do(f.Ctx, "unfenced", func(ctx context.Context) error {
+		assert.Zero(f.T, core.FenceOf(ctx), "no token without WithFencing")
+		return nil
+	}))
 }
 
 // testFencingNodeLoss loses and restarts (empty) each node of five in turn;

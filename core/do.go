@@ -16,13 +16,16 @@ import (
 // should stop its work then. Do returns fn's error, joined with the loss
 // error when the lock was lost, or with the Unlock error when the release
 // failed. When the lock is not acquired, fn does not run and Do returns
-// Lock's error.
+// Lock's error. With WithFencing, FenceOf(ctx) gives fn the fencing token.
 func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Context) error, opts ...Option) (err error) {
 	m := l.NewMutex(name, append(slices.Clip(opts), WithKeepAlive(true))...)
 	if err := m.Lock(ctx); err != nil {
 		return err
 	}
 	fctx, cancel := context.WithCancelCause(ctx)
+	if fence := m.Fence(); fence != 0 {
+		fctx = context.WithValue(fctx, fenceKey{}, fence)
+	}
 	m.onEnd(cancel)
 	defer func() {
 		lost := context.Cause(fctx)
@@ -38,4 +41,13 @@ func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Contex
 		}
 	}()
 	return fn(fctx)
+}
+
+type fenceKey struct{}
+
+// FenceOf returns the fencing token of the lock that Locker.Do holds for
+// the fn it was given ctx by (see WithFencing), or 0 when ctx carries none.
+func FenceOf(ctx context.Context) uint64 {
+	fence, _ := ctx.Value(fenceKey{}).(uint64)
+	return fence
 }

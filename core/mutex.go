@@ -227,7 +227,7 @@ var errFenceNotCommitted = errors.New("redlock: fencing token not committed on a
 // releaseRound releases what one acquisition round wrote, on every node,
 // after the round itself succeeded but the acquisition was abandoned.
 func (m *Mutex) releaseRound(prefix, round string) {
-	ctx := context.WithoutCancel(context.Background())
+	ctx := context.Background()
 	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys[:1], []string{prefix, round, round})
 	r.start()
 	_, _, replies := r.collect()
