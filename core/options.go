@@ -90,13 +90,7 @@ func (o *options) drift() time.Duration {
 // WithTTL sets how long a lock lives on its nodes unless extended or
 // released. The default is 10s. The TTL must be positive.
 func WithTTL(ttl time.Duration) Option {
-	return func(o *options) {
-		if ttl <= 0 {
-			o.fail("TTL must be positive, got %v", ttl)
-			return
-		}
-		o.ttl = ttl
-	}
+	return positive("TTL", ttl, func(o *options) { o.ttl = ttl })
 }
 
 // WithRetry sets the policy that spaces the rounds of Mutex.Lock. The
@@ -151,13 +145,7 @@ func WithDriftFactor(factor float64) Option {
 // context and the client's own timeouts, and a late answer leaves no
 // validity.
 func WithNodeTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d <= 0 {
-			o.fail("node timeout must be positive, got %v", d)
-			return
-		}
-		o.nodeTimeout = d
-	}
+	return positive("node timeout", d, func(o *options) { o.nodeTimeout = d })
 }
 
 // WithKeepAlive sets whether a held lock is extended automatically, every
@@ -172,13 +160,7 @@ func WithKeepAlive(keepAlive bool) Option {
 // WithKeepAliveEvery sets the keep-alive period. The default is TTL/3. It
 // must be positive and shorter than the TTL.
 func WithKeepAliveEvery(d time.Duration) Option {
-	return func(o *options) {
-		if d <= 0 {
-			o.fail("keep-alive period must be positive, got %v", d)
-			return
-		}
-		o.every = d
-	}
+	return positive("keep-alive period", d, func(o *options) { o.every = d })
 }
 
 // WithMaxHold caps how long a kept-alive lock is extended, counted from its
@@ -186,25 +168,13 @@ func WithKeepAliveEvery(d time.Duration) Option {
 // when its validity ends. Unbounded extension costs liveness when a holder
 // hangs. The default is no cap. It must be positive.
 func WithMaxHold(d time.Duration) Option {
-	return func(o *options) {
-		if d <= 0 {
-			o.fail("max hold must be positive, got %v", d)
-			return
-		}
-		o.maxHold = d
-	}
+	return positive("max hold", d, func(o *options) { o.maxHold = d })
 }
 
 // WithMaxExtensions caps the number of automatic extensions of one
 // holding, like WithMaxHold. The default is no cap. It must be positive.
 func WithMaxExtensions(n int) Option {
-	return func(o *options) {
-		if n <= 0 {
-			o.fail("max extensions must be positive, got %d", n)
-			return
-		}
-		o.maxExtend = n
-	}
+	return positive("max extensions", n, func(o *options) { o.maxExtend = n })
 }
 
 // WithFencing makes every acquisition also yield a fencing token (see
@@ -213,6 +183,18 @@ func WithMaxExtensions(n int) Option {
 // lock name that never expires (FenceKey). The default is off.
 func WithFencing() Option {
 	return func(o *options) { o.fencing = true }
+}
+
+// positive returns an Option that calls set, or records an error when v
+// is not positive.
+func positive[T int | time.Duration](what string, v T, set func(*options)) Option {
+	return func(o *options) {
+		if v <= 0 {
+			o.fail("%s must be positive, got %v", what, v)
+			return
+		}
+		set(o)
+	}
 }
 
 var errNoName = errors.New("redlock: empty lock name")
