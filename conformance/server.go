@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -107,14 +108,22 @@ func (s *Server) launch(path string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		v, err := s.Admin.Do(ctx, "INFO", "server")
+		v, err := s.Admin.Do(ctx, "INFO", "server", "persistence")
 		cancel()
 		if err == nil {
 			// Another test process may have taken the port between our
 			// probe and the server's bind: make sure the answer is ours.
-			if pid := infoField(fmt.Sprint(v), "process_id"); pid == strconv.Itoa(cmd.Process.Pid) {
-				break
+			// A server with an append-only file answers LOADING to every
+			// command until it has read it: wait for that too.
+			info := fmt.Sprint(v)
+			if pid := infoField(info, "process_id"); pid == strconv.Itoa(cmd.Process.Pid) {
+				if infoField(info, "loading") != "1" {
+					break
+				}
+				err = errors.New("loading its data")
 			}
+		}
+		if err == nil {
 			s.Admin.Close()
 			cmd.Process.Kill()
 			<-exit
