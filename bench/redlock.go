@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	redigolib "github.com/gomodule/redigo/redis"
 	goredislib "github.com/redis/go-redis/v9"
@@ -86,7 +87,14 @@ func (l *ourLocks) handle(name string) (handle, error) {
 	return ourHandle{l.locker.NewMutex(name)}, nil
 }
 
-func (l *ourLocks) close() { l.closeFn() }
+// close waits for the releases still on their way (see core.Locker.Wait)
+// before it closes the clients, so that no key outlives the instance.
+func (l *ourLocks) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = l.locker.Wait(ctx)
+	l.closeFn()
+}
 
 type ourHandle struct{ m *core.Mutex }
 

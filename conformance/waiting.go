@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +23,9 @@ var waitingCases = []testCase{
 	{"ReleaseWakesWaiter", 3, testReleaseWakes, false},
 	{"BrokenSubscriptionFallsBackToPolling", 3, testBrokenSubscription, false},
 	{"ManyContendersAllAcquire", 3, testManyContenders, false},
+	{"WaitersTakeTurns", 3, testWaitersTakeTurns, false},
+	{"LeavingWaiterPassesTurn", 3, testLeavingWaiter, false},
+	{"WaitSettlesLateReleases", 3, testWaitSettles, false},
 }
 
 func subscriber(f *Fixture) core.Subscriber {
@@ -171,4 +175,135 @@ func testManyContenders(f *Fixture) {
 	require.NoError(f.T, err)
 	assert.Equal(f.T, strconv.Itoa(contenders), v)
 	f.WaitFree("crowd")
+}
+
+// queuedPolicy is a retry policy that never polls (a 20 s delay) and tells
+// when the Lock using it has joined the queue of waiters: Lock asks for
+// its first delay right after.
+func queuedPolicy(queued chan<- struct{}) core.Option {
+	return core.WithRetry(retry.Policy(func() backoff.BackOff {
+		return &signalBackOff{queued: queued}
+	}))
+}
+
+type signalBackOff struct {
+	queued chan<- struct{}
+	asked  bool
+}
+
+func (b *signalBackOff) NextBackOff() time.Duration {
+	if !b.asked {
+		b.asked = true
+		b.queued <- struct{}{}
+	}
+	return 20 * time.Second
+}
+
+func (b *signalBackOff) Reset() {}
+
+// testWaitersTakeTurns: the Locks of one process waiting on one lock
+// acquire it in the order they began to wait, each woken by the release
+// of the one before; none polls.
+func testWaitersTakeTurns(f *Fixture) {
+	subscriber(f)
+	const waiters = 5
+	l := f.Locker()
+	holder := l.NewMutex("turns")
+	require.NoError(f.T, holder.TryLock(f.Ctx))
+	order := make(chan int, waiters)
+	for i := range waiters {
+		queued := make(chan struct{}, 1)
+		go func() {
+			m := l.NewMutex("turns", queuedPolicy(queued))
+			if assert.NoError(f.T, m.Lock(f.Ctx), "waiter %d", i) {
+				order <- i
+				assert.NoError(f.T, m.Unlock(f.Ctx))
+			}
+		}()
+		select {
+		case <-queued:
+		case <-f.Ctx.Done():
+			f.T.Fatalf("waiter %d never queued", i)
+		}
+		if i == 0 {
+			f.waitSubscribed()
+		}
+	}
+	start := time.Now()
+	require.NoError(f.T, holder.Unlock(f.Ctx))
+	var got []int
+	for range waiters {
+		select {
+		case i := <-order:
+			got = append(got, i)
+		case <-f.Ctx.Done():
+			f.T.Fatalf("only %v acquired", got)
+		}
+	}
+	assert.Equal(f.T, []int{0, 1, 2, 3, 4}, got, "waiters acquire first come first served")
+	assert.Less(f.T, time.Since(start), 10*time.Second, "the turns passed on release, not by polling")
+	f.WaitFree("turns")
+}
+
+// testLeavingWaiter: a waiter that gives up leaves the queue, and the
+// release goes to the next one.
+func testLeavingWaiter(f *Fixture) {
+	subscriber(f)
+	l := f.Locker()
+	holder := l.NewMutex("leaving")
+	require.NoError(f.T, holder.TryLock(f.Ctx))
+	ctx, cancel := context.WithCancel(f.Ctx)
+	queued := make(chan struct{}, 1)
+	first := make(chan error, 1)
+	go func() { first <- l.NewMutex("leaving", queuedPolicy(queued)).Lock(ctx) }()
+	<-queued
+	f.waitSubscribed()
+	second := make(chan error, 1)
+	go func() {
+		m := l.NewMutex("leaving", queuedPolicy(queued))
+		err := m.Lock(f.Ctx)
+		if err == nil {
+			err = m.Unlock(f.Ctx)
+		}
+		second <- err
+	}()
+	<-queued
+	cancel()
+	err := <-first
+	assert.ErrorIs(f.T, err, core.ErrNotAcquired)
+	assert.ErrorIs(f.T, err, context.Canceled)
+	require.NoError(f.T, holder.Unlock(f.Ctx))
+	select {
+	case err := <-second:
+		assert.NoError(f.T, err)
+	case <-time.After(10 * time.Second):
+		f.T.Fatal("the release did not reach the waiter behind the one that left")
+	}
+}
+
+// testWaitSettlesLateReleases: an acquire still in flight at Unlock is
+// released when it lands; Locker.Wait returns once that has happened, and
+// not before.
+func testWaitSettles(f *Fixture) {
+	l := f.Locker(core.WithNodeTimeout(5 * time.Second))
+	m := l.NewMutex("settle")
+	require.NoError(f.T, m.TryLock(f.Ctx)) // warm every connection
+	require.NoError(f.T, m.Unlock(f.Ctx))
+	require.NoError(f.T, l.Wait(f.Ctx))
+	f.Servers[2].Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			f.Servers[2].Resume()
+		}
+	}()
+	require.NoError(f.T, m.TryLock(f.Ctx), "two of three nodes grant")
+	require.NoError(f.T, m.Unlock(f.Ctx))
+	short, cancel := context.WithTimeout(f.Ctx, 100*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(f.T, l.Wait(short), context.DeadlineExceeded, "the paused node's acquire is still in flight")
+	f.Servers[2].Resume()
+	resumed = true
+	require.NoError(f.T, l.Wait(f.Ctx))
+	assert.Empty(f.T, f.Holders("settle"), "the acquire that landed late was released")
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/redlock-go/redlock/granularity"
 )
@@ -14,10 +16,12 @@ import (
 // for its locks. It is the factory of Mutex values and is safe for
 // concurrent use.
 type Locker struct {
-	nodes  []Node
-	quorum int
-	opts   options
-	keeper *keeper
+	nodes      []Node
+	quorum     int
+	opts       options
+	keeper     *keeper
+	deployment string  // the nodes' sorted addresses: Lockers over the same servers share wait queues
+	pending    pending // node calls running in the background (see Wait)
 }
 
 // New returns a Locker over nodes, independent Redis masters, with opts as
@@ -44,7 +48,8 @@ func New(nodes []Node, opts ...Option) (*Locker, error) {
 	if err := o.apply(opts); err != nil {
 		return nil, err
 	}
-	l := &Locker{nodes: slices.Clone(nodes), quorum: len(nodes)/2 + 1, opts: o}
+	l := &Locker{nodes: slices.Clone(nodes), quorum: len(nodes)/2 + 1, opts: o,
+		deployment: strings.Join(slices.Sorted(maps.Keys(seen)), ",")}
 	l.keeper = newKeeper(l)
 	return l, nil
 }

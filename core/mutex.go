@@ -28,17 +28,16 @@ type Mutex struct {
 	ttlms  string
 
 	prefixCache atomic.Pointer[cachedPrefix] // the last owner ID and its prefix
-	contended   atomic.Bool                  // the last round met another owner
+	contended   atomic.Int64                 // when a round last met another owner, in Unix ns
 	fullRound   atomic.Int64                 // when the last full round under contention began, in Unix ns
 	gateFailed  atomic.Int64                 // when the gate node last failed to answer, in Unix ns
 
-	mu      sync.Mutex
-	owner   string    // the owner prefix of the lock we hold, "" when none
-	until   time.Time // end of the validity window of the lock we hold
-	lease   *lease    // the current holding, when kept alive or watched
-	last    *round    // the round that acquired the current holding
-	fence   uint64    // the fencing token of the current holding
-	handOff bool      // the holding was contended: release the gate node last
+	mu    sync.Mutex
+	owner string    // the owner prefix of the lock we hold, "" when none
+	until time.Time // end of the validity window of the lock we hold
+	lease *lease    // the current holding, when kept alive or watched
+	last  *round    // the round that acquired the current holding
+	fence uint64    // the fencing token of the current holding
 }
 
 type cachedPrefix struct{ id, prefix string }
@@ -89,27 +88,26 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 // It returns the option or name error of NewMutex, or the Owner's error,
 // without touching the network.
 func (m *Mutex) TryLock(ctx context.Context) error {
-	waited := m.contended.Load()
 	err := m.tryLock(ctx, m.gated())
-	m.contended.Store(errors.Is(err, ErrHeldByOther))
-	if err == nil {
-		m.mu.Lock()
-		m.handOff = waited // others likely wait too: Unlock hands over through the gate
-		m.mu.Unlock()
+	if errors.Is(err, ErrHeldByOther) {
+		m.contended.Store(time.Now().UnixNano())
 	}
 	return err
 }
 
-// gated reports whether the next round goes through the gate node: after a
-// round that met another owner, except for one full parallel round per TTL,
-// in case the gate holds a stale write (which lives one TTL at most).
+// gated reports whether the next round goes through the gate node: for a
+// TTL after a round met another owner, except for one full parallel round
+// per fullEvery, so that a stale write left on the gate (by a client cut
+// off before it released there; it lives one TTL at most) holds the lock
+// from contenders for fullEvery at most, not for its whole TTL.
 func (m *Mutex) gated() bool {
 	now := time.Now().UnixNano()
-	if len(m.locker.nodes) == 1 || !m.contended.Load() || now-m.gateFailed.Load() < int64(m.opts.ttl) {
+	ttl := int64(m.opts.ttl)
+	if len(m.locker.nodes) == 1 || now-m.contended.Load() >= ttl || now-m.gateFailed.Load() < ttl {
 		return false
 	}
 	last := m.fullRound.Load()
-	if now-last < int64(m.opts.ttl) || !m.fullRound.CompareAndSwap(last, now) {
+	if now-last < int64(m.opts.fullEvery()) || !m.fullRound.CompareAndSwap(last, now) {
 		return true
 	}
 	return false
@@ -396,6 +394,12 @@ func (m *Mutex) fail(ctx context.Context, sentinel error, story []error) error {
 // rounds ask one node of the lock (its gate) first, so that contenders do
 // not split the votes (see TryLock).
 //
+// The Locks of one process that wait on one lock form a queue: a release
+// wakes the one that has waited longest, alone, and a Lock that begins
+// while others of the process wait with a working subscription joins the
+// end of the queue instead of trying first. Without notifications, or
+// while they are broken, every waiter polls with its policy's delays.
+//
 // On failure it returns the last round's error, which wraps ErrNotAcquired
 // and the per-node story, and also ctx.Err() when ctx ended; nothing the
 // rounds wrote is left behind (see TryLock).
@@ -403,26 +407,41 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	if m.err != nil {
 		return m.err
 	}
+	ch := Channel(m.name)
 	var (
 		policy backoff.BackOff
 		timer  *time.Timer
+		w      *waiter
 		wake   chan struct{}
+		err    error
 	)
+	queued := m.locker.behind(ch) // wait for our turn before the first round
 	for {
-		err := m.TryLock(ctx)
-		if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil {
-			return err
+		if !queued {
+			err = m.TryLock(ctx)
+			if w != nil {
+				w.tried()
+			}
+			if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil {
+				return err
+			}
 		}
 		if policy == nil {
 			policy = m.opts.retry()
-			var done func()
-			wake, done = m.locker.wait(Channel(m.name))
-			defer done()
+			if w = m.locker.wait(ch); w != nil {
+				wake = w.wake
+				defer w.done()
+			}
 		}
 		delay := policy.NextBackOff()
-		if delay == backoff.Stop {
+		switch {
+		case delay == backoff.Stop && queued:
+			queued = false // the policy allows no wait: make the one round
+			continue
+		case delay == backoff.Stop:
 			return err
 		}
+		queued = false
 		if timer == nil {
 			timer = time.NewTimer(delay)
 			defer timer.Stop()
@@ -431,9 +450,12 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			if err == nil {
+				return m.fail(ctx, ErrNotAcquired, nil)
+			}
 			return addCause(err, ctx.Err())
 		case <-timer.C:
-		case <-wake: // released: try now
+		case <-wake: // released: our turn
 		}
 	}
 }
@@ -457,9 +479,8 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		ls   *lease
 		last *round
 	)
-	handOff := false
 	if m.owner == prefix {
-		ls, last, handOff = m.lease, m.last, m.handOff
+		ls, last = m.lease, m.last
 		m.owner, m.until, m.lease, m.last, m.fence = "", time.Time{}, nil, nil, 0
 	}
 	m.mu.Unlock()
@@ -473,24 +494,7 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		late = last.releaseLate(args)
 	}
 	start := time.Now()
-	gateLast := handOff && len(m.locker.nodes) > 2 && (late == nil || !late[m.gate])
-	skip := late
-	if gateLast {
-		// Others were waiting: release the gate node after the others, so
-		// that the next holder, let through by the gate, finds them free.
-		skip = make([]bool, len(m.locker.nodes))
-		copy(skip, late)
-		skip[m.gate] = true
-	}
-	ok, story := m.release(ctx, args, skip, gateLast)
-	if gateLast {
-		only := make([]bool, len(m.locker.nodes))
-		for i := range only {
-			only[i] = i != m.gate
-		}
-		okGate, storyGate := m.release(ctx, args, only, true)
-		ok, story = ok+okGate, append(story, storyGate...)
-	}
+	ok, story := m.release(ctx, args, late)
 	if ok >= m.locker.quorum {
 		m.emit(Event{Kind: Released, Nodes: ok, Took: time.Since(start)})
 		return nil
@@ -499,11 +503,10 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 }
 
 // release runs one release round on the nodes not in skip, and returns how
-// many released the lock and the node errors. With all, it waits for every
-// node it called, not just for a decision.
-func (m *Mutex) release(ctx context.Context, args []string, skip []bool, all bool) (int, []error) {
+// many released the lock and the node errors.
+func (m *Mutex) release(ctx context.Context, args []string, skip []bool) (int, []error) {
 	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys[:1], args)
-	r.skip, r.all = skip, all
+	r.skip = skip
 	r.start()
 	ok, story, replies := r.collect()
 	r.decide("", replies)

@@ -82,6 +82,13 @@ func (o *options) timeout() time.Duration {
 	return min(max(o.ttl/20, time.Millisecond), 500*time.Millisecond)
 }
 
+// fullEvery is how often a Mutex whose rounds go through the gate node
+// makes one full parallel round instead: a quarter of the TTL, at most a
+// second.
+func (o *options) fullEvery() time.Duration {
+	return min(o.ttl/4, time.Second)
+}
+
 // drift is the clock-drift allowance subtracted from every validity window.
 func (o *options) drift() time.Duration {
 	return time.Duration(float64(o.ttl)*o.driftFactor) + 2*time.Millisecond

@@ -58,7 +58,6 @@ type round struct {
 	lateArgs []string
 
 	skip []bool // nodes the round does not call; they count as not going along
-	all  bool   // collect waits for every node called, decided or not
 
 	undoRefreshed bool // a failed round releases refreshed nodes too: the Mutex held no lock
 
@@ -131,8 +130,16 @@ func (r *round) start() {
 			}
 			continue
 		}
+		r.l.pending.add()
 		go func() {
+			defer r.l.pending.done()
 			rep := r.eval(i)
+			if r.gate >= 0 && r.gateReply.state != failed && rep.state == refused {
+				// The gate let us through, so the last holder has released
+				// it; its releases of the other nodes, sent together with
+				// the gate's, are most likely in by now: ask once more.
+				rep = r.eval(i)
+			}
 			r.replies <- indexed{i, rep}
 			r.finish(i, rep)
 		}()
@@ -208,7 +215,7 @@ func (r *round) collect() (ok int, story []error, replies []reply) {
 			no++
 		}
 	}
-	for first := r.gate >= 0; first || (ok < q && no <= n-q) || (r.all && ok+no < n); first = false {
+	for first := r.gate >= 0; first || (ok < q && no <= n-q); first = false {
 		var in indexed
 		if first {
 			in = <-r.replies // the gate's reply, there since start

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -39,51 +40,177 @@ var wakeIdle = 2 * time.Second
 // listeners holds one listener per Subscriber node in the process.
 var listeners sync.Map // Node → *listener
 
+// queues holds the queue of every lock that Locks of the process wait on,
+// by deployment and release channel.
+var (
+	queuesMu sync.Mutex
+	queues   = map[queueKey]*queue{}
+)
+
+type queueKey struct{ deployment, ch string }
+
+// queue hands the release notifications of one lock to the Locks of the
+// process that wait on it, one at a time and first come first served: a
+// release wakes the first waiter alone, which tries while the others keep
+// waiting, instead of every waiter racing for the lock at once. A release
+// that comes while the woken waiter is still trying is kept, and wakes the
+// then first waiter as soon as that try is over.
+type queue struct {
+	key     queueKey
+	mu      sync.Mutex
+	waiters []*waiter
+	awake   *waiter // woken, and not yet done with its try
+	pending bool    // a release came while awake was trying
+}
+
+// waiter is one waiting Lock.
+type waiter struct {
+	q         *queue
+	wake      chan struct{}
+	listeners []*listener
+}
+
+// wait puts a Lock waiting on the lock of release channel ch at the end
+// of its queue, and has the Locker's Subscriber nodes listen for releases.
+// It returns nil when no node can notify: the Lock then polls.
+func (l *Locker) wait(ch string) *waiter {
+	var ls []*listener
+	for _, n := range l.nodes {
+		if s, ok := n.(Subscriber); ok {
+			v, _ := listeners.LoadOrStore(n, &listener{sub: s, queues: map[string]map[*queue]int{}})
+			ls = append(ls, v.(*listener))
+		}
+	}
+	if len(ls) == 0 {
+		return nil
+	}
+	key := queueKey{l.deployment, ch}
+	queuesMu.Lock()
+	q := queues[key]
+	if q == nil {
+		q = &queue{key: key}
+		queues[key] = q
+	}
+	w := &waiter{q: q, wake: make(chan struct{}, 1), listeners: ls}
+	q.mu.Lock()
+	q.waiters = append(q.waiters, w)
+	q.mu.Unlock()
+	queuesMu.Unlock()
+	for _, li := range ls {
+		li.add(q)
+	}
+	return w
+}
+
+// behind reports whether Locks of this process already wait on the lock
+// of ch, and a subscription that would wake them works: a new Lock then
+// joins the end of the queue instead of trying first.
+func (l *Locker) behind(ch string) bool {
+	queuesMu.Lock()
+	q := queues[queueKey{l.deployment, ch}]
+	queuesMu.Unlock()
+	if q == nil {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.waiters) == 0 {
+		return false
+	}
+	for _, li := range q.waiters[0].listeners {
+		li.mu.Lock()
+		live := li.live
+		li.mu.Unlock()
+		if live {
+			return true
+		}
+	}
+	return false
+}
+
+// tried tells the queue that w made a round. If w was the woken waiter and
+// a release came meanwhile, the first waiter is woken again.
+func (w *waiter) tried() {
+	q := w.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.awake == w {
+		q.awake = nil
+		if q.pending {
+			q.pending = false
+			q.wakeFirst()
+		}
+	}
+}
+
+// done takes w out of its queue and stops listening for it. A wake that w
+// got and did not use goes to the next waiter.
+func (w *waiter) done() {
+	q := w.q
+	queuesMu.Lock()
+	q.mu.Lock()
+	if i := slices.Index(q.waiters, w); i >= 0 {
+		q.waiters = slices.Delete(q.waiters, i, i+1)
+	}
+	if q.awake == w {
+		q.awake, q.pending = nil, false
+		q.wakeFirst()
+	}
+	if len(q.waiters) == 0 && queues[q.key] == q {
+		delete(queues, q.key)
+	}
+	q.mu.Unlock()
+	queuesMu.Unlock()
+	for _, li := range w.listeners {
+		li.remove(q)
+	}
+}
+
+// notify handles a release of the queue's lock.
+func (q *queue) notify() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.awake != nil {
+		q.pending = true
+		return
+	}
+	q.wakeFirst()
+}
+
+// wakeFirst wakes the first waiter. Callers hold q.mu.
+func (q *queue) wakeFirst() {
+	if len(q.waiters) == 0 {
+		return
+	}
+	w := q.waiters[0]
+	q.awake = w
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
 // listener shares one subscription of a node among every waiting Lock.
 type listener struct {
 	sub Subscriber
 
 	mu      sync.Mutex
-	waiters map[string]map[chan struct{}]struct{} // channel → wake channels
+	queues  map[string]map[*queue]int // release channel → queues → their waiters here
 	running bool
+	live    bool // the server has confirmed the subscription
 	stop    context.CancelFunc
 	idle    *time.Timer
 }
 
-// wait registers a wake channel for lock channel ch on every Subscriber
-// node and returns it with a function that unregisters it. wake is nil when
-// no node can notify.
-func (l *Locker) wait(ch string) (wake chan struct{}, done func()) {
-	var ls []*listener
-	for _, n := range l.nodes {
-		if s, ok := n.(Subscriber); ok {
-			v, _ := listeners.LoadOrStore(n, &listener{sub: s, waiters: map[string]map[chan struct{}]struct{}{}})
-			ls = append(ls, v.(*listener))
-		}
-	}
-	if len(ls) == 0 {
-		return nil, func() {}
-	}
-	wake = make(chan struct{}, 1)
-	for _, li := range ls {
-		li.add(ch, wake)
-	}
-	return wake, func() {
-		for _, li := range ls {
-			li.remove(ch, wake)
-		}
-	}
-}
-
-func (li *listener) add(ch string, wake chan struct{}) {
+func (li *listener) add(q *queue) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	set := li.waiters[ch]
-	if set == nil {
-		set = map[chan struct{}]struct{}{}
-		li.waiters[ch] = set
+	qs := li.queues[q.key.ch]
+	if qs == nil {
+		qs = map[*queue]int{}
+		li.queues[q.key.ch] = qs
 	}
-	set[wake] = struct{}{}
+	qs[q]++
 	if li.idle != nil {
 		li.idle.Stop()
 		li.idle = nil
@@ -95,19 +222,22 @@ func (li *listener) add(ch string, wake chan struct{}) {
 	}
 }
 
-func (li *listener) remove(ch string, wake chan struct{}) {
+func (li *listener) remove(q *queue) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	delete(li.waiters[ch], wake)
-	if len(li.waiters[ch]) == 0 {
-		delete(li.waiters, ch)
+	qs := li.queues[q.key.ch]
+	if qs[q]--; qs[q] <= 0 {
+		delete(qs, q)
 	}
-	if len(li.waiters) == 0 && li.running && li.idle == nil {
+	if len(qs) == 0 {
+		delete(li.queues, q.key.ch)
+	}
+	if len(li.queues) == 0 && li.running && li.idle == nil {
 		stop := li.stop
 		li.idle = time.AfterFunc(wakeIdle, func() {
 			li.mu.Lock()
 			defer li.mu.Unlock()
-			if len(li.waiters) == 0 && li.running {
+			if len(li.queues) == 0 && li.running {
 				stop()
 				li.running, li.idle = false, nil
 			}
@@ -119,7 +249,8 @@ func (li *listener) remove(ch string, wake chan struct{}) {
 // pause when it breaks; waiters poll in the meantime.
 func (li *listener) run(ctx context.Context) {
 	for {
-		_ = li.sub.Listen(ctx, releasePattern, func() {}, li.deliver)
+		_ = li.sub.Listen(ctx, releasePattern, func() { li.setLive(true) }, li.deliver)
+		li.setLive(false)
 		select {
 		case <-ctx.Done():
 			return
@@ -128,13 +259,20 @@ func (li *listener) run(ctx context.Context) {
 	}
 }
 
+func (li *listener) setLive(live bool) {
+	li.mu.Lock()
+	li.live = live
+	li.mu.Unlock()
+}
+
 func (li *listener) deliver(ch string) {
 	li.mu.Lock()
-	defer li.mu.Unlock()
-	for wake := range li.waiters[ch] {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
+	var qs []*queue
+	for q := range li.queues[ch] {
+		qs = append(qs, q)
+	}
+	li.mu.Unlock()
+	for _, q := range qs {
+		q.notify()
 	}
 }
