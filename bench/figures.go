@@ -49,7 +49,10 @@ type result struct {
 	throughput    []float64       // ops/s of the throughput goroutines, per pass
 	acquired      []float64       // acquisitions/s on one contended key, per pass
 	failed        []float64       // failed tries/s on that key, per pass
+	fairness      []float64       // Jain's index of the goroutines' acquisitions on that key, per pass
 	contendedCmds []float64       // server commands per try on that key, per pass
+	waited        []float64       // acquisitions/s on one key by goroutines that wait, per pass
+	waitFairness  []float64       // Jain's index of those goroutines' acquisitions, per pass
 	handoff       []time.Duration // every hand-off sample
 
 	sent, scripted float64            // commands per acquire+release: sent by the client, run by scripts
@@ -75,8 +78,12 @@ type runner struct {
 	cfg     config
 	cluster *cluster
 	log     io.Writer
+	figures []string        // the figures to measure; all when empty
 	samples []time.Duration // reused buffer for latency samples
 }
+
+// figureNames are the figures, as -figures names them.
+var figureNames = []string{"latency", "throughput", "contended", "waiting", "hand-off"}
 
 // opened is a contender opened at one N: holders, and a second,
 // independent instance whose handles wait in the hand-off figure, as
@@ -143,12 +150,16 @@ func (r *runner) runN(ctx context.Context, n int, cs []contender) ([]*result, er
 		name string
 		fn   func(o *opened)
 	}{
-		{"uncontended latency", r.latency},
+		{"latency", r.latency},
 		{"throughput", func(o *opened) { r.throughput(o, r.cfg.slice) }},
 		{"contended", r.contended},
+		{"waiting", r.waiting},
 		{"hand-off", func(o *opened) { r.handoff(ctx, o) }},
 	}
 	for _, f := range figures {
+		if len(r.figures) > 0 && !slices.Contains(r.figures, f.name) {
+			continue
+		}
 		for pass := range r.cfg.passes {
 			if err := ctx.Err(); err != nil {
 				return results, err
@@ -282,10 +293,25 @@ func (r *runner) loop(o *opened, g int, d time.Duration, names func(i int) strin
 	return time.Since(start), nil
 }
 
+// jain is Jain's fairness index of xs: 1 when every goroutine got the same
+// share, 1/len(xs) when one got everything.
+func jain(xs []int) float64 {
+	var sum, squares float64
+	for _, x := range xs {
+		sum += float64(x)
+		squares += float64(x) * float64(x)
+	}
+	if squares == 0 {
+		return 0
+	}
+	return sum * sum / (float64(len(xs)) * squares)
+}
+
 // counters are per-goroutine tallies of a loop, summed after it.
 type counters struct {
 	mu          sync.Mutex
 	ok, refused int
+	each        []int // each goroutine's ok
 	errs        int
 	firstErr    error
 }
@@ -307,6 +333,7 @@ func (c *counters) add(t tally) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ok += t.ok
+	c.each = append(c.each, t.ok)
 	c.refused += t.refused
 	if t.errs > 0 && c.errs == 0 {
 		c.firstErr = t.firstErr
@@ -389,8 +416,46 @@ func (r *runner) contended(o *opened) {
 	if elapsed > 0 {
 		o.res.acquired = append(o.res.acquired, float64(c.ok)/elapsed.Seconds())
 		o.res.failed = append(o.res.failed, float64(c.refused)/elapsed.Seconds())
+		if c.ok > 0 {
+			o.res.fairness = append(o.res.fairness, jain(c.each))
+		}
 		if tries := c.ok + c.refused; tries > 0 {
 			o.res.contendedCmds = append(o.res.contendedCmds, float64(sum(stats))/float64(tries))
+		}
+	}
+}
+
+// waiting runs many goroutines on one key, each acquiring the way its
+// library waits (its retry policy, or notifications of release) and
+// releasing at once when it gets the lock. The waits still running when the
+// slice ends are cancelled.
+func (r *runner) waiting(o *opened) {
+	var c counters
+	name := r.name(o, "waiting")
+	elapsed, err := r.loop(o, r.cfg.contended, r.cfg.slice, func(int) string { return name }, func(h handle, stop *atomic.Bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.slice)
+		defer cancel()
+		var t tally
+		for !stop.Load() {
+			err := h.wait(ctx)
+			switch {
+			case err == nil:
+				t.ok++
+				if err := h.release(context.Background()); err != nil {
+					t.fail(err)
+				}
+			case ctx.Err() == nil:
+				t.fail(err)
+			}
+		}
+		c.add(t)
+	})
+	o.res.fail("waiting", err)
+	c.report("waiting", o.res)
+	if elapsed > 0 {
+		o.res.waited = append(o.res.waited, float64(c.ok)/elapsed.Seconds())
+		if c.ok > 0 {
+			o.res.waitFairness = append(o.res.waitFairness, jain(c.each))
 		}
 	}
 }

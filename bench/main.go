@@ -23,14 +23,15 @@ func main() {
 	out := flag.String("out", "RESULTS.md", "markdown report to write")
 	svg := flag.String("svg", "results.svg", "SVG chart to write")
 	only := flag.String("only", "", "comma-separated contender names to measure (default: all)")
+	figures := flag.String("figures", "", "comma-separated figures to measure: latency, throughput, contended, hand-off (default: all)")
 	flag.Parse()
-	if err := run(*short, *out, *svg, *only); err != nil {
+	if err := run(*short, *out, *svg, *only, *figures); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(short bool, out, svg, only string) error {
+func run(short bool, out, svg, only, figures string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -47,6 +48,16 @@ func run(short bool, out, svg, only string) error {
 		}
 	}
 
+	var figs []string
+	if figures != "" {
+		figs = strings.Split(figures, ",")
+		for _, f := range figs {
+			if !slices.Contains(figureNames, f) {
+				return fmt.Errorf("-figures: unknown figure %q (known: %s)", f, strings.Join(figureNames, ", "))
+			}
+		}
+	}
+
 	began := time.Now()
 	code := codeState()
 	cl, err := startCluster(slices.Max(cfg.ns))
@@ -55,7 +66,7 @@ func run(short bool, out, svg, only string) error {
 	}
 	defer cl.stop()
 
-	r := &runner{cfg: cfg, cluster: cl, log: os.Stderr, samples: make([]time.Duration, 0, 1<<20)}
+	r := &runner{cfg: cfg, cluster: cl, log: os.Stderr, figures: figs, samples: make([]time.Duration, 0, 1<<20)}
 	results, err := r.run(ctx, cs)
 	if err != nil {
 		return err

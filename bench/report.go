@@ -127,12 +127,13 @@ type metric struct {
 }
 
 var metrics = struct {
-	p50, p99, throughput, acquired, handoff, allocs metric
+	p50, p99, throughput, acquired, waited, handoff, allocs metric
 }{
 	p50:        metric{title: "p50", value: func(r *result) float64 { return float64(median(r.p50)) }},
 	p99:        metric{title: "p99", value: func(r *result) float64 { return float64(median(r.p99)) }},
 	throughput: metric{title: "ops/s", value: func(r *result) float64 { return median(r.throughput) }, higher: true},
 	acquired:   metric{title: "acq/s", value: func(r *result) float64 { return median(r.acquired) }, higher: true},
+	waited:     metric{title: "waiting acq/s", value: func(r *result) float64 { return median(r.waited) }, higher: true, noFloor: true},
 	handoff:    metric{title: "hand-off", value: func(r *result) float64 { return float64(median(r.handoff)) }},
 	allocs:     metric{title: "allocs", value: func(r *result) float64 { return median(r.allocs) }, noFloor: true},
 }
@@ -244,7 +245,7 @@ func markdown(e env, cfg config, results []*result, chartPath string) string {
 			}
 			return m.value(fl)
 		}
-		ms := []metric{metrics.p50, metrics.p99, metrics.throughput, metrics.acquired, metrics.handoff, metrics.allocs}
+		ms := []metric{metrics.p50, metrics.p99, metrics.throughput, metrics.acquired, metrics.waited, metrics.handoff, metrics.allocs}
 		p("Ratios:\n\n| contender |")
 		for _, m := range ms {
 			if !m.noFloor {
@@ -271,14 +272,15 @@ func markdown(e env, cfg config, results []*result, chartPath string) string {
 			p("\n")
 		}
 		p("\nRaw medians:\n\n")
-		p("| contender | p50 µs | p99 µs | ops/s, %d goroutines | acquisitions/s, %d on one key | failed tries/s | server cmds per try | hand-off ms | allocs/op | B/op | cmds sent/op | cmds in scripts/op | commandstats per op |\n",
-			cfg.throughput, cfg.contended)
-		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+		p("| contender | p50 µs | p99 µs | ops/s, %d goroutines | acquisitions/s, %d trying one key | fairness | failed tries/s | acquisitions/s, %d waiting on one key | fairness | server cmds per try | hand-off ms | allocs/op | B/op | cmds sent/op | cmds in scripts/op | commandstats per op |\n",
+			cfg.throughput, cfg.contended, cfg.contended)
+		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 		for _, r := range rs {
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				r.name,
 				micros(median(r.p50)), micros(median(r.p99)),
-				rate(median(r.throughput)), rate(median(r.acquired)), rate(median(r.failed)),
+				rate(median(r.throughput)), rate(median(r.acquired)), fraction(median(r.fairness)), rate(median(r.failed)),
+				rate(median(r.waited)), fraction(median(r.waitFairness)),
 				num(median(r.contendedCmds)),
 				millis(median(r.handoff)),
 				num(median(r.allocs)), num(median(r.bytes)),
@@ -358,4 +360,12 @@ func commandMix(m map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %s", k, num(m[k])))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// fraction prints a value between 0 and 1, such as a fairness index.
+func fraction(x float64) string {
+	if x <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", x)
 }
