@@ -420,7 +420,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		if !queued {
 			err = m.TryLock(ctx)
 			if w != nil {
-				w.tried()
+				w.tried(err == nil)
 			}
 			if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil {
 				return err
@@ -506,7 +506,7 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 // many released the lock and the node errors.
 func (m *Mutex) release(ctx context.Context, args []string, skip []bool) (int, []error) {
 	r := m.locker.newRound(ctx, m.opts.timeout(), releaseScript, m.keys[:1], args)
-	r.skip = skip
+	r.skip, r.first = skip, m.gate
 	r.start()
 	ok, story, replies := r.collect()
 	r.decide("", replies)

@@ -61,6 +61,7 @@ type round struct {
 
 	undoRefreshed bool // a failed round releases refreshed nodes too: the Mutex held no lock
 
+	first     int   // node whose call should go out first, or -1
 	gate      int   // node asked first, alone, or -1 (see Mutex.tryLock)
 	gateReply reply // its reply
 }
@@ -71,7 +72,7 @@ type indexed struct {
 }
 
 func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script, keys, args []string) *round {
-	r := &round{l: l, script: s, keys: keys, args: args, timeout: timeout, parent: ctx, gate: -1}
+	r := &round{l: l, script: s, keys: keys, args: args, timeout: timeout, parent: ctx, gate: -1, first: -1}
 	if len(l.nodes) == 1 {
 		// One node is the whole quorum: nothing to wait for but its answer,
 		// which validity accounts for. The call runs inline under ctx.
@@ -123,7 +124,12 @@ func (r *round) start() {
 		}
 		r.inFlight.Add(-1) // the gate's call is finished by decide
 	}
-	for i := range r.l.nodes {
+	n0 := len(r.l.nodes)
+	for k := range n0 {
+		i := k
+		if r.first >= 0 {
+			i = (r.first + 1 + k) % n0 // the first node's call is made last, and so runs first
+		}
 		if r.skip != nil && r.skip[i] {
 			if r.inFlight.Add(-1) == 0 {
 				r.cancel()

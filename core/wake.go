@@ -128,18 +128,21 @@ func (l *Locker) behind(ch string) bool {
 	return false
 }
 
-// tried tells the queue that w made a round. If w was the woken waiter and
-// a release came meanwhile, the first waiter is woken again.
-func (w *waiter) tried() {
+// tried tells the queue that w made a round, and whether it acquired the
+// lock. If w was the woken waiter and failed, and a release came while it
+// tried, the first waiter is woken again: w's round may have reached the
+// gate node before the release did. If it acquired, releases seen meanwhile
+// were the ones it has just profited from.
+func (w *waiter) tried(acquired bool) {
 	q := w.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.awake == w {
 		q.awake = nil
-		if q.pending {
-			q.pending = false
+		if q.pending && !acquired {
 			q.wakeFirst()
 		}
+		q.pending = false
 	}
 }
 
