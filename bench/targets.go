@@ -28,7 +28,16 @@ type goal struct {
 	against string
 }
 
-// goals are the targets of issue 5, in report order.
+// contendedBound: at least as many contended acquisitions as rueidislock,
+// at N = 3 and 5.
+func contendedBound(n int) float64 {
+	if n >= 3 {
+		return 1.00
+	}
+	return 0
+}
+
+// goals are the performance targets, in report order.
 var goals = []goal{
 	{
 		figure:  "Uncontended latency",
@@ -58,6 +67,28 @@ var goals = []goal{
 		},
 		reference: func(rs []*result, _ *result) *result { return metrics.throughput.bestOf(rs, peer) },
 		against:   "best peer",
+	},
+	{
+		figure:  "Contended, trying",
+		text:    "acquisitions/s of goroutines trying one key, each backend over rueidislock's",
+		metric:  metrics.acquired,
+		applies: func(r *result) bool { return r.kind == ours },
+		bound:   contendedBound,
+		reference: func(rs []*result, _ *result) *result {
+			return named(rs, "rueidislock")
+		},
+		against: "rueidislock",
+	},
+	{
+		figure:  "Contended, waiting",
+		text:    "acquisitions/s of goroutines waiting on one key (Lock), each backend over rueidislock's",
+		metric:  metrics.waited,
+		applies: func(r *result) bool { return r.kind == ours },
+		bound:   contendedBound,
+		reference: func(rs []*result, _ *result) *result {
+			return named(rs, "rueidislock")
+		},
+		against: "rueidislock",
 	},
 	{
 		figure:  "Allocations",

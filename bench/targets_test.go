@@ -11,18 +11,20 @@ import (
 // ratio of the targets is known.
 func fixture() (config, []*result) {
 	cfg := config{ns: []int{1, 3}}
-	mk := func(name string, k kind, n int, p50 time.Duration, ops, allocs float64) *result {
+	mk := func(name string, k kind, n int, p50 time.Duration, ops, allocs, acquired, waited float64) *result {
 		return &result{name: name, kind: k, n: n,
-			p50: []time.Duration{p50}, throughput: []float64{ops}, allocs: []float64{allocs}}
+			p50: []time.Duration{p50}, throughput: []float64{ops}, allocs: []float64{allocs},
+			acquired: []float64{acquired}, waited: []float64{waited}}
 	}
 	var rs []*result
 	for _, n := range cfg.ns {
 		rs = append(rs,
-			mk("redlock/goredis", ours, n, 110*time.Microsecond, 1000, 20),
-			mk("redlock/rueidis", ours, n, 120*time.Microsecond, 2400, 30),
-			mk("redsync/goredis", peer, n, 200*time.Microsecond, 1500, 40),
-			mk("redsync/rueidis", peer, n, 200*time.Microsecond, 2000, 50),
-			mk("floor/goredis", floor, n, 100*time.Microsecond, 3000, 10),
+			mk("redlock/goredis", ours, n, 110*time.Microsecond, 1000, 20, 900, 2000),
+			mk("redlock/rueidis", ours, n, 120*time.Microsecond, 2400, 30, 1100, 2400),
+			mk("redsync/goredis", peer, n, 200*time.Microsecond, 1500, 40, 300, 100),
+			mk("redsync/rueidis", peer, n, 200*time.Microsecond, 2000, 50, 300, 100),
+			mk("rueidislock", peer, n, 300*time.Microsecond, 1800, 60, 1000, 2000),
+			mk("floor/goredis", floor, n, 100*time.Microsecond, 3000, 10, 400, 400),
 		)
 	}
 	return cfg, rs
@@ -48,6 +50,14 @@ func TestGoalChecks(t *testing.T) {
 		}},
 		{"Throughput", []want{
 			{"redlock/rueidis", 3, 1.20, true}, // not checked at N = 1; best peer 2000
+		}},
+		{"Contended, trying", []want{ // not checked at N = 1
+			{"redlock/goredis", 3, 0.90, false},
+			{"redlock/rueidis", 3, 1.10, true},
+		}},
+		{"Contended, waiting", []want{
+			{"redlock/goredis", 3, 1.00, true},
+			{"redlock/rueidis", 3, 1.20, true},
 		}},
 		{"Allocations", []want{
 			{"redlock/goredis", 1, 0.50, true},
@@ -103,7 +113,8 @@ func TestTargetsSection(t *testing.T) {
 		"| redlock/rueidis | 1.20 missed | 1.20 missed |",
 		"| redlock/rueidis vs redsync/rueidis | 1.20 met |",
 		"| redlock/rueidis vs redsync/rueidis | 0.60 missed | 0.60 missed |",
-		"Met 5 of 9.",
+		"| redlock/goredis | 0.90 missed |",
+		"Met 8 of 13.",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("Targets section lacks %q:\n%s", want, b.String())

@@ -3,7 +3,9 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/redlock-go/redlock/core"
+	"github.com/redlock-go/redlock/granularity"
 	"github.com/redlock-go/redlock/retry"
 )
 
@@ -26,6 +29,11 @@ var waitingCases = []testCase{
 	{"WaitersTakeTurns", 3, testWaitersTakeTurns, false},
 	{"LeavingWaiterPassesTurn", 3, testLeavingWaiter, false},
 	{"WaitSettlesLateReleases", 3, testWaitSettles, false},
+	{"HandOverToWaiter", 3, testHandOver, false},
+	{"HandOverWithPausedNode", 3, testHandOverPaused, false},
+	{"HandOversLetOthersIn", 3, testHandOversBounded, false},
+	{"WaitersStartingTogetherDoNotStall", 3, testStartTogether, false},
+	{"GateDoesNotDependOnNodeOrder", 3, testGateOrder, false},
 }
 
 func subscriber(f *Fixture) core.Subscriber {
@@ -306,4 +314,265 @@ func testWaitSettles(f *Fixture) {
 	resumed = true
 	require.NoError(f.T, l.Wait(f.Ctx))
 	assert.Empty(f.T, f.Holders("settle"), "the acquire that landed late was released")
+}
+
+// value returns the value of the lock called name on server i, "" when it
+// is missing.
+func (f *Fixture) value(i int, name string) string {
+	f.T.Helper()
+	v, err := f.Servers[i].Do("GET", core.Key(name))
+	require.NoError(f.T, err)
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// fixedOwner is an Owner with the given ID.
+func fixedOwner(id string) core.Option {
+	return core.WithOwner(granularity.OwnerFunc(func(context.Context, string) (string, error) { return id, nil }))
+}
+
+// publishes returns how many PUBLISH commands server i ran since its
+// statistics were reset, scripts' included.
+func (f *Fixture) publishes(i int) int {
+	f.T.Helper()
+	v, err := f.Servers[i].Do("INFO", "commandstats")
+	require.NoError(f.T, err)
+	calls := infoField(fmt.Sprint(v), "cmdstat_publish")
+	if calls == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(strings.Split(calls, ",")[0], "calls="))
+	require.NoError(f.T, err)
+	return n
+}
+
+// listening has a Lock of l wait on another lock until the case ends, so
+// that the subscriptions are up before the case's own Lock starts: that
+// Lock then makes its rounds and goes to sleep, with no wake from a
+// subscription coming up.
+func (f *Fixture) listening(l *core.Locker) {
+	f.T.Helper()
+	holder := l.NewMutex("listening")
+	require.NoError(f.T, holder.TryLock(f.Ctx))
+	ctx, cancel := context.WithCancel(f.Ctx)
+	queued := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.NewMutex("listening", queuedPolicy(queued)).Lock(ctx)
+	}()
+	<-queued
+	f.waitSubscribed()
+	f.T.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// testHandOver: Unlock hands the lock to a Lock of the same Locker that
+// waits for it, in one step: the key goes from the holder's owner to the
+// waiter's on every node without being free in between, so no release is
+// announced; the waiter holds the lock with a validity and releases it.
+func testHandOver(f *Fixture) {
+	subscriber(f)
+	l := f.Locker()
+	f.listening(l)
+	holder := l.NewMutex("handover", fixedOwner("holder"))
+	require.NoError(f.T, holder.TryLock(f.Ctx))
+	require.Eventually(f.T, func() bool { return len(f.Holders("handover")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
+	queued := make(chan struct{}, 1)
+	waiter := l.NewMutex("handover", fixedOwner("waiter"), queuedPolicy(queued))
+	acquired := make(chan error, 1)
+	go func() { acquired <- waiter.Lock(f.Ctx) }()
+	<-queued
+	f.OnAll("CONFIG", "RESETSTAT")
+
+	require.NoError(f.T, holder.Unlock(f.Ctx))
+	select {
+	case err := <-acquired:
+		require.NoError(f.T, err)
+	case <-f.Ctx.Done():
+		f.T.Fatal("the waiter was not handed the lock")
+	}
+	assert.True(f.T, time.Now().Before(waiter.Until()), "the waiter holds the lock with a validity")
+	require.NoError(f.T, l.Wait(f.Ctx))
+	for i := range f.Servers {
+		assert.True(f.T, strings.HasPrefix(f.value(i, "handover"), "waiter|"), "server %d does not hold the waiter's lock", i)
+		assert.Zero(f.T, f.publishes(i), "server %d announced a release during the hand-over", i)
+	}
+	require.NoError(f.T, waiter.Unlock(f.Ctx))
+	require.NoError(f.T, l.Wait(f.Ctx))
+	assert.Empty(f.T, f.Holders("handover"))
+}
+
+// testHandOverPaused: a hand-over that reaches a quorum while one node is
+// paused gives the waiter the lock at once; the paused node's part lands
+// after the waiter's Unlock and is released then, leaving nothing behind.
+func testHandOverPaused(f *Fixture) {
+	subscriber(f)
+	const nodeTimeout = 5 * time.Second
+	l := f.Locker(core.WithNodeTimeout(nodeTimeout))
+	f.listening(l)
+	holder := l.NewMutex("handover-paused")
+	require.NoError(f.T, holder.TryLock(f.Ctx))
+	require.Eventually(f.T, func() bool { return len(f.Holders("handover-paused")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
+	queued := make(chan struct{}, 1)
+	waiter := l.NewMutex("handover-paused", queuedPolicy(queued))
+	acquired := make(chan error, 1)
+	go func() { acquired <- waiter.Lock(f.Ctx) }()
+	<-queued
+	f.OnAll("CONFIG", "RESETSTAT")
+
+	f.Servers[2].Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			f.Servers[2].Resume()
+		}
+	}()
+	start := time.Now()
+	require.NoError(f.T, holder.Unlock(f.Ctx))
+	select {
+	case err := <-acquired:
+		require.NoError(f.T, err)
+	case <-f.Ctx.Done():
+		f.T.Fatal("the waiter was not handed the lock")
+	}
+	assert.Less(f.T, time.Since(start), nodeTimeout/2, "the paused node held up the hand-over")
+	for i := range 2 {
+		assert.Zero(f.T, f.publishes(i), "server %d announced a release: the lock was released, not handed over", i)
+	}
+	require.NoError(f.T, waiter.Unlock(f.Ctx))
+	f.Servers[2].Resume()
+	resumed = true
+	require.NoError(f.T, l.Wait(f.Ctx))
+	assert.Empty(f.T, f.Holders("handover-paused"), "the hand-over that landed late was released")
+}
+
+// quietNode hides every optional interface of a Node: a Locker over such
+// nodes is not told of releases and polls, as a waiter in another process
+// without notifications would.
+type quietNode struct{ core.Node }
+
+// testHandOversLetOthersIn: Locks of one process handing the lock to each
+// other do not keep it from the rest of the world forever.
+func testHandOversBounded(f *Fixture) {
+	subscriber(f)
+	const name = "handover-bounded"
+	l := f.Locker()
+	ctx, stop := context.WithCancel(f.Ctx)
+	var wg sync.WaitGroup
+	var cycles atomic.Int64
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := l.NewMutex(name, core.WithRetry(retry.Constant(20*time.Second, 0)))
+			for ctx.Err() == nil {
+				if m.Lock(ctx) == nil {
+					cycles.Add(1)
+					assert.NoError(f.T, m.Unlock(f.Ctx))
+				}
+			}
+		}()
+	}
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+	if !assert.Eventually(f.T, func() bool { return cycles.Load() > 100 }, 10*time.Second, time.Millisecond) {
+		f.T.Fatalf("the local Locks stalled after %d cycles", cycles.Load())
+	}
+
+	quiet := make([]core.Node, len(f.Nodes))
+	for i, n := range f.Nodes {
+		quiet[i] = quietNode{n}
+	}
+	other, err := core.New(quiet)
+	require.NoError(f.T, err)
+	outsider := other.NewMutex(name, core.WithRetry(retry.Constant(2*time.Millisecond, 0)))
+	octx, cancel := context.WithTimeout(f.Ctx, 15*time.Second)
+	defer cancel()
+	require.NoError(f.T, outsider.Lock(octx), "a waiter outside the process never got the lock")
+	require.NoError(f.T, outsider.Unlock(f.Ctx))
+}
+
+// testStartTogether: Locks that start at once split the votes, undo their
+// writes and queue; the releases of those undos may come before they are
+// in the queue. None of them may then sleep out its delay.
+func testStartTogether(f *Fixture) {
+	subscriber(f)
+	const contenders = 8
+	l := f.Locker()
+	start := make(chan struct{})
+	done := make(chan error, contenders)
+	for range contenders {
+		go func() {
+			m := l.NewMutex("together", core.WithRetry(retry.Constant(20*time.Second, 0)))
+			<-start
+			err := m.Lock(f.Ctx)
+			if err == nil {
+				err = m.Unlock(f.Ctx)
+			}
+			done <- err
+		}()
+	}
+	close(start)
+	timeout := time.After(10 * time.Second)
+	for i := range contenders {
+		select {
+		case err := <-done:
+			assert.NoError(f.T, err)
+		case <-timeout:
+			f.T.Fatalf("%d of %d contenders acquired; the others wait for their 20 s delay", i, contenders)
+		}
+	}
+}
+
+// scriptCalls returns how many scripts server i ran since its statistics
+// were reset.
+func (f *Fixture) scriptCalls(i int) int {
+	f.T.Helper()
+	v, err := f.Servers[i].Do("INFO", "commandstats")
+	require.NoError(f.T, err)
+	n := 0
+	for _, cmd := range []string{"cmdstat_evalsha", "cmdstat_eval"} {
+		if calls := infoField(fmt.Sprint(v), cmd); calls != "" {
+			c, err := strconv.Atoi(strings.TrimPrefix(strings.Split(calls, ",")[0], "calls="))
+			require.NoError(f.T, err)
+			n += c
+		}
+	}
+	return n
+}
+
+// testGateOrder: contenders in processes that list the nodes in different
+// orders meet at the same gate node.
+func testGateOrder(f *Fixture) {
+	reversed := slices.Clone(f.Nodes)
+	slices.Reverse(reversed)
+	other, err := core.New(reversed)
+	require.NoError(f.T, err)
+	holder := f.Locker().NewMutex("gate-order")
+	require.NoError(f.T, holder.TryLock(f.Ctx))
+	require.Eventually(f.T, func() bool { return len(f.Holders("gate-order")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
+	gate := func(l *core.Locker) int {
+		m := l.NewMutex("gate-order")
+		require.ErrorIs(f.T, m.TryLock(f.Ctx), core.ErrNotAcquired) // meets the holder: the next rounds are gated
+		f.OnAll("CONFIG", "RESETSTAT")
+		require.ErrorIs(f.T, m.TryLock(f.Ctx), core.ErrNotAcquired)
+		asked := -1
+		for i := range f.Servers {
+			if f.scriptCalls(i) > 0 {
+				assert.Equal(f.T, -1, asked, "a gated round that the gate refused asked two nodes")
+				asked = i
+			}
+		}
+		return asked
+	}
+	a, b := gate(f.Locker()), gate(other)
+	assert.NotEqual(f.T, -1, a)
+	assert.Equal(f.T, a, b, "the two orders chose different gates")
 }

@@ -21,6 +21,7 @@ type Locker struct {
 	opts       options
 	keeper     *keeper
 	deployment string  // the nodes' sorted addresses: Lockers over the same servers share wait queues
+	byAddr     []int   // node indexes in the order of their addresses
 	pending    pending // node calls running in the background (see Wait)
 }
 
@@ -48,8 +49,11 @@ func New(nodes []Node, opts ...Option) (*Locker, error) {
 	if err := o.apply(opts); err != nil {
 		return nil, err
 	}
-	l := &Locker{nodes: slices.Clone(nodes), quorum: len(nodes)/2 + 1, opts: o,
-		deployment: strings.Join(slices.Sorted(maps.Keys(seen)), ",")}
+	addrs := slices.Sorted(maps.Keys(seen))
+	l := &Locker{nodes: slices.Clone(nodes), quorum: len(nodes)/2 + 1, opts: o, deployment: strings.Join(addrs, ",")}
+	for _, addr := range addrs {
+		l.byAddr = append(l.byAddr, seen[addr])
+	}
 	l.keeper = newKeeper(l)
 	return l, nil
 }
@@ -79,7 +83,7 @@ func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 		err:    err,
 		handle: granularity.Random(),
 		ttlms:  strconv.FormatInt(o.ttl.Milliseconds(), 10),
-		gate:   gateOf(name, len(l.nodes)),
+		gate:   l.gateOf(name),
 	}
 	return m
 }
@@ -94,9 +98,12 @@ func Key(name string) string { return "redlock:{" + name + "}" }
 // slot as Key(name).
 func FenceKey(name string) string { return Key(name) + ":fence" }
 
-// gateOf spreads the gate nodes of different lock names over the nodes.
-func gateOf(name string, n int) int {
+// gateOf returns the gate node of the lock called name (see
+// Mutex.TryLock). It depends on the name and the nodes' addresses, not on
+// their order, so that processes that list the nodes in different orders
+// still meet at the same gate; names are spread over the nodes.
+func (l *Locker) gateOf(name string) int {
 	h := fnv.New32a()
 	h.Write([]byte(name))
-	return int(h.Sum32() % uint32(n))
+	return l.byAddr[h.Sum32()%uint32(len(l.nodes))]
 }

@@ -72,11 +72,12 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 
 // TryLock makes one acquisition round: it sends the acquire script to every
 // node in parallel and returns as soon as a quorum granted or a quorum has
-// become impossible. After a round of this Mutex met another owner, the
-// next rounds ask the lock's gate node first, alone, and stop there if it
-// refuses (all but one round per TTL), so that contenders meet at one node
-// instead of splitting the votes. With refresh on (the default) an owner that already
-// holds the lock gets it again with a fresh TTL.
+// become impossible. For a TTL after a round of this Mutex met another
+// owner, its rounds ask the lock's gate node first, alone, and stop there
+// if it refuses (all but one round per quarter TTL, at most a second
+// apart), so that contenders meet at one node instead of splitting the
+// votes. With refresh on (the default) an owner that already holds the
+// lock gets it again with a fresh TTL.
 //
 // On success the lock is held until Until(). On failure it returns an error
 // that wraps ErrNotAcquired and a NodeError for every node that refused or
@@ -103,7 +104,11 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 func (m *Mutex) gated() bool {
 	now := time.Now().UnixNano()
 	ttl := int64(m.opts.ttl)
-	if len(m.locker.nodes) == 1 || now-m.contended.Load() >= ttl || now-m.gateFailed.Load() < ttl {
+	if len(m.locker.nodes) == 1 {
+		return false
+	}
+	if now-m.contended.Load() >= ttl || now-m.gateFailed.Load() < ttl {
+		m.fullRound.Store(now) // an ungated round is a full round
 		return false
 	}
 	last := m.fullRound.Load()
@@ -168,6 +173,13 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 			}
 		}
 	}
+	m.acquired(prefix, r, start, until, ok, fence)
+	return nil
+}
+
+// acquired records the holding that round r, begun at start, won for
+// prefix on ok nodes.
+func (m *Mutex) acquired(prefix string, r *round, start, until time.Time, ok int, fence uint64) {
 	m.mu.Lock()
 	m.last = r
 	m.mu.Unlock()
@@ -176,7 +188,6 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 	m.fence = fence
 	m.mu.Unlock()
 	m.emit(Event{Kind: Acquired, Nodes: ok, Took: time.Since(start), Until: until})
-	return nil
 }
 
 // holds reports whether this Mutex holds a valid lock for prefix.
@@ -397,8 +408,10 @@ func (m *Mutex) fail(ctx context.Context, sentinel error, story []error) error {
 // The Locks of one process that wait on one lock form a queue: a release
 // wakes the one that has waited longest, alone, and a Lock that begins
 // while others of the process wait with a working subscription joins the
-// end of the queue instead of trying first. Without notifications, or
-// while they are broken, every waiter polls with its policy's delays.
+// end of the queue instead of trying first. A holder on the same Locker
+// that unlocks hands the lock to the first waiter directly (see Unlock).
+// Without notifications, or while they are broken, every waiter polls with
+// its policy's delays.
 //
 // On failure it returns the last round's error, which wraps ErrNotAcquired
 // and the per-node story, and also ctx.Err() when ctx ended; nothing the
@@ -412,12 +425,14 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		policy backoff.BackOff
 		timer  *time.Timer
 		w      *waiter
-		wake   chan struct{}
 		err    error
 	)
 	queued := m.locker.behind(ch) // wait for our turn before the first round
 	for {
 		if !queued {
+			if w != nil && w.busy() {
+				return m.handedOver(ctx)
+			}
 			err = m.TryLock(ctx)
 			if w != nil {
 				w.tried(err == nil)
@@ -428,9 +443,19 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		}
 		if policy == nil {
 			policy = m.opts.retry()
-			if w = m.locker.wait(ch); w != nil {
-				wake = w.wake
+			prefix, perr := m.prefix(ctx)
+			if perr != nil {
+				return perr
+			}
+			var live bool
+			if w, live = m.locker.wait(ch, m, prefix); w != nil {
 				defer w.done()
+			}
+			if live && !queued {
+				// A release between the round and joining the queue went
+				// unheard: try once more now that releases are heard. (A
+				// subscription still opening wakes the queue when it is up.)
+				continue
 			}
 		}
 		delay := policy.NextBackOff()
@@ -448,16 +473,27 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		} else {
 			timer.Reset(delay)
 		}
-		select {
-		case <-ctx.Done():
+		if w.sleep(ctx, timer.C) {
+			return m.handedOver(ctx)
+		}
+		if ctx.Err() != nil {
 			if err == nil {
 				return m.fail(ctx, ErrNotAcquired, nil)
 			}
 			return addCause(err, ctx.Err())
-		case <-timer.C:
-		case <-wake: // released: our turn
 		}
 	}
+}
+
+// handedOver ends a Lock that was handed the lock by its holder (see
+// Unlock): it holds the lock, unless ctx has ended meanwhile, in which case
+// the caller will not use it and it is released again.
+func (m *Mutex) handedOver(ctx context.Context) error {
+	if ctx.Err() != nil {
+		_ = m.Unlock(context.WithoutCancel(ctx))
+		return m.fail(ctx, ErrNotAcquired, nil)
+	}
+	return nil
 }
 
 // Unlock releases the lock on every node where ctx's owner holds it, as
@@ -469,6 +505,12 @@ func (m *Mutex) Lock(ctx context.Context) error {
 // lock had lapsed or been taken, or too few nodes answered. Either way this
 // Mutex holds no lock afterwards; keys left on nodes that failed expire with
 // their TTL.
+//
+// When a Lock of another owner on the same Locker waits for the lock, Unlock
+// hands the lock over instead of releasing it: one round passes the key to
+// the waiter on every node where this owner holds it, and the waiter holds
+// the lock if a quorum agreed within its validity (see Lock). It does so at
+// most 8 times in a row, then releases for everyone. Without fencing only.
 func (m *Mutex) Unlock(ctx context.Context) error {
 	prefix, err := m.prefix(ctx)
 	if err != nil {
@@ -494,12 +536,50 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		late = last.releaseLate(args)
 	}
 	start := time.Now()
+	passed := 0
+	if w := m.locker.claim(m, prefix); w != nil {
+		// A Lock of this process waits for the lock: hand it over in one
+		// round, without letting go of it in between.
+		if passed = m.handOver(w, args, late); passed >= m.locker.quorum {
+			m.emit(Event{Kind: Released, Nodes: passed, Took: time.Since(start)})
+			return nil
+		}
+	}
 	ok, story := m.release(ctx, args, late)
-	if ok >= m.locker.quorum {
+	if ok += passed; ok >= m.locker.quorum {
 		m.emit(Event{Kind: Released, Nodes: ok, Took: time.Since(start)})
 		return nil
 	}
 	return m.fail(ctx, ErrNotHeld, story)
+}
+
+// handOver passes the lock this Mutex holds for args (the owner prefix and
+// nonce range of a release) to waiter w, a Mutex of the same Locker waiting
+// in Lock, skipping the nodes in skip. On a quorum within w's validity, w
+// holds the lock and learns it at once; otherwise what was passed is
+// released again and w goes back to trying. It returns on how many nodes
+// the lock was passed (and is no longer ours).
+func (m *Mutex) handOver(w *waiter, args []string, skip []bool) int {
+	to := w.m
+	ctx := context.Background()
+	round := nonce()
+	start := time.Now()
+	r := m.locker.newRound(ctx, m.opts.timeout(), handoverScript, m.keys[:1],
+		[]string{w.prefix, round, to.ttlms, args[0], args[1], args[2]})
+	r.skip, r.first = skip, m.gate
+	r.start()
+	ok, _, replies := r.collect()
+	validity := to.opts.ttl - time.Since(start) - to.opts.drift()
+	if ok >= m.locker.quorum && validity > 0 {
+		r.decide("", replies)
+		to.acquired(w.prefix, r, start, start.Add(validity), ok, 0)
+		w.handed <- true
+		return ok
+	}
+	r.drain(replies, min(max(time.Since(start), time.Millisecond), m.opts.timeout()))
+	r.decide(round, replies)
+	w.handed <- false
+	return ok
 }
 
 // release runs one release round on the nodes not in skip, and returns how

@@ -72,15 +72,18 @@ var (
 	extendLua string
 	//go:embed fence.lua
 	fenceLua string
+	//go:embed handover.lua
+	handoverLua string
 
-	acquireScript = newScript("acquire", acquireLua)
-	releaseScript = newScript("release", releaseLua)
-	extendScript  = newScript("extend", extendLua)
-	fenceScript   = newScript("fence", fenceLua)
+	acquireScript  = newScript("acquire", acquireLua)
+	releaseScript  = newScript("release", releaseLua)
+	extendScript   = newScript("extend", extendLua)
+	fenceScript    = newScript("fence", fenceLua)
+	handoverScript = newScript("handover", handoverLua)
 )
 
 // Scripts lists every script core runs, for adapters that load scripts
 // ahead of use and for tests.
 func Scripts() []*Script {
-	return []*Script{acquireScript, releaseScript, extendScript, fenceScript}
+	return []*Script{acquireScript, releaseScript, extendScript, fenceScript, handoverScript}
 }

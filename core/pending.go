@@ -3,32 +3,29 @@ package core
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // pending counts a Locker's node calls that may outlive the operation that
 // made them: the rest of a round after it decided, the cleanup of a failed
 // round, the release of an acquire that landed after Unlock.
 type pending struct {
+	n    atomic.Int64
 	mu   sync.Mutex
-	n    int
-	idle chan struct{} // closed while n is 0
+	idle chan struct{} // made by Wait while n > 0, closed when n comes back to 0
 }
 
-func (p *pending) add() {
-	p.mu.Lock()
-	if p.n == 0 {
-		p.idle = make(chan struct{})
-	}
-	p.n++
-	p.mu.Unlock()
-}
+func (p *pending) add() { p.n.Add(1) }
 
 func (p *pending) done() {
-	p.mu.Lock()
-	if p.n--; p.n == 0 {
-		close(p.idle)
+	if p.n.Add(-1) == 0 {
+		p.mu.Lock()
+		if p.idle != nil && p.n.Load() == 0 {
+			close(p.idle)
+			p.idle = nil
+		}
+		p.mu.Unlock()
 	}
-	p.mu.Unlock()
 }
 
 // Wait blocks until every node call of the Locker's Mutexes that was still
@@ -44,13 +41,17 @@ func (p *pending) done() {
 // them off and leave a key on a minority of nodes until its TTL; call Wait
 // first.
 func (l *Locker) Wait(ctx context.Context) error {
-	l.pending.mu.Lock()
-	if l.pending.n == 0 {
-		l.pending.mu.Unlock()
+	p := &l.pending
+	p.mu.Lock()
+	if p.n.Load() == 0 {
+		p.mu.Unlock()
 		return nil
 	}
-	idle := l.pending.idle
-	l.pending.mu.Unlock()
+	if p.idle == nil {
+		p.idle = make(chan struct{})
+	}
+	idle := p.idle
+	p.mu.Unlock()
 	select {
 	case <-idle:
 		return nil

@@ -82,7 +82,8 @@ func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script,
 	}
 	r.decided = make(chan struct{})
 	r.inFlight.Store(int32(len(l.nodes)))
-	if s == acquireScript {
+	if s == acquireScript || s == handoverScript {
+		// It writes for an owner: nodes are undone or released late.
 		r.landed = make([]bool, len(l.nodes))
 	}
 	return r
@@ -91,10 +92,10 @@ func (l *Locker) newRound(ctx context.Context, timeout time.Duration, s *Script,
 // bound gives the round's calls their per-node timeout.
 func (r *round) bound(s *Script, timeout time.Duration) {
 	ctx := r.parent
-	if s == releaseScript {
-		// Releases run to the end even when the caller stops waiting, so
-		// that nothing stays locked: the call returns when ctx ends, the
-		// releases still in flight keep their own node timeout.
+	if s == releaseScript || s == handoverScript {
+		// Releases and hand-overs run to the end even when the caller stops
+		// waiting, so that nothing stays locked: the call returns when ctx
+		// ends, the calls still in flight keep their own node timeout.
 		ctx = context.WithoutCancel(ctx)
 	}
 	r.ctx, r.cancel = context.WithTimeout(ctx, timeout)
@@ -184,7 +185,7 @@ func (r *round) eval(i int) reply {
 // the node's write if the round failed, and closes the round's context after
 // the last node.
 func (r *round) finish(i int, rep reply) {
-	if r.script == acquireScript {
+	if r.landed != nil {
 		<-r.decided
 		written := rep.state != refused
 		switch {

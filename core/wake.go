@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,11 +57,12 @@ type queueKey struct{ deployment, ch string }
 // that comes while the woken waiter is still trying is kept, and wakes the
 // then first waiter as soon as that try is over.
 type queue struct {
-	key     queueKey
-	mu      sync.Mutex
-	waiters []*waiter
-	awake   *waiter // woken, and not yet done with its try
-	pending bool    // a release came while awake was trying
+	key       queueKey
+	mu        sync.Mutex
+	waiters   []*waiter
+	awake     *waiter // woken, and not yet done with its try
+	pending   bool    // a release came while awake was trying
+	handOvers int     // hand-overs since the last release (see maxHandOvers)
 }
 
 // waiter is one waiting Lock.
@@ -68,12 +70,31 @@ type waiter struct {
 	q         *queue
 	wake      chan struct{}
 	listeners []*listener
+	m         *Mutex    // the waiting Mutex
+	prefix    string    // its owner prefix
+	handed    chan bool // the outcome of a hand-over: true when m now holds the lock
+
+	// Guarded by q.mu.
+	parked  bool // between rounds of its own: it can be handed the lock
+	claimed bool // a holder is handing it the lock
 }
 
-// wait puts a Lock waiting on the lock of release channel ch at the end
-// of its queue, and has the Locker's Subscriber nodes listen for releases.
-// It returns nil when no node can notify: the Lock then polls.
-func (l *Locker) wait(ch string) *waiter {
+// maxHandOvers bounds how many times in a row the holders of one process
+// hand a lock to the next waiter of that process (see Mutex.Unlock): then
+// one release lets waiters of other processes have their chance.
+const maxHandOvers = 8
+
+// queueCount is how many queues exist, so that Unlock looks for waiters
+// only when some Lock of the process waits.
+var queueCount atomic.Int32
+
+// wait puts m, waiting in Lock for the lock of release channel ch with
+// owner prefix, at the end of its queue, and has the Locker's Subscriber
+// nodes listen for releases. It reports whether a subscription was already
+// up: if not, the queue is woken when one comes up, as releases may have
+// gone unheard until then. It returns nil when no node can notify: the
+// Lock then polls.
+func (l *Locker) wait(ch string, m *Mutex, prefix string) (*waiter, bool) {
 	var ls []*listener
 	for _, n := range l.nodes {
 		if s, ok := n.(Subscriber); ok {
@@ -82,7 +103,7 @@ func (l *Locker) wait(ch string) *waiter {
 		}
 	}
 	if len(ls) == 0 {
-		return nil
+		return nil, false
 	}
 	key := queueKey{l.deployment, ch}
 	queuesMu.Lock()
@@ -90,22 +111,27 @@ func (l *Locker) wait(ch string) *waiter {
 	if q == nil {
 		q = &queue{key: key}
 		queues[key] = q
+		queueCount.Add(1)
 	}
-	w := &waiter{q: q, wake: make(chan struct{}, 1), listeners: ls}
+	w := &waiter{q: q, wake: make(chan struct{}, 1), listeners: ls, m: m, prefix: prefix, handed: make(chan bool, 1), parked: true}
 	q.mu.Lock()
 	q.waiters = append(q.waiters, w)
 	q.mu.Unlock()
 	queuesMu.Unlock()
+	live := false
 	for _, li := range ls {
-		li.add(q)
+		live = li.add(q) || live
 	}
-	return w
+	return w, live
 }
 
 // behind reports whether Locks of this process already wait on the lock
 // of ch, and a subscription that would wake them works: a new Lock then
 // joins the end of the queue instead of trying first.
 func (l *Locker) behind(ch string) bool {
+	if queueCount.Load() == 0 {
+		return false
+	}
 	queuesMu.Lock()
 	q := queues[queueKey{l.deployment, ch}]
 	queuesMu.Unlock()
@@ -128,15 +154,37 @@ func (l *Locker) behind(ch string) bool {
 	return false
 }
 
+// busy marks w as making a round of its own, which no hand-over can
+// overlap. If a hand-over to w had begun, it waits for its outcome (within
+// a node timeout) and reports whether w now holds the lock.
+func (w *waiter) busy() bool {
+	q := w.q
+	q.mu.Lock()
+	claimed := w.claimed
+	w.parked, w.claimed = false, false
+	q.mu.Unlock()
+	return claimed && w.outcome(<-w.handed)
+}
+
+// outcome takes the outcome of a hand-over to w.
+func (w *waiter) outcome(handed bool) bool {
+	if handed {
+		w.tried(true)
+	}
+	return handed
+}
+
 // tried tells the queue that w made a round, and whether it acquired the
-// lock. If w was the woken waiter and failed, and a release came while it
-// tried, the first waiter is woken again: w's round may have reached the
-// gate node before the release did. If it acquired, releases seen meanwhile
-// were the ones it has just profited from.
+// lock; until its next round w can be handed the lock. If w was the woken
+// waiter and failed, and a release came while it tried, the first waiter is
+// woken again: w's round may have reached the gate node before the release
+// did. If it acquired, releases seen meanwhile were the ones it has just
+// profited from.
 func (w *waiter) tried(acquired bool) {
 	q := w.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	w.parked = !acquired
 	if q.awake == w {
 		q.awake = nil
 		if q.pending && !acquired {
@@ -147,7 +195,9 @@ func (w *waiter) tried(acquired bool) {
 }
 
 // done takes w out of its queue and stops listening for it. A wake that w
-// got and did not use goes to the next waiter.
+// got and did not use goes to the next waiter. A hand-over to w that had
+// begun is waited for, and the lock released again: Lock is returning
+// without it.
 func (w *waiter) done() {
 	q := w.q
 	queuesMu.Lock()
@@ -155,18 +205,78 @@ func (w *waiter) done() {
 	if i := slices.Index(q.waiters, w); i >= 0 {
 		q.waiters = slices.Delete(q.waiters, i, i+1)
 	}
+	claimed := w.claimed
+	w.parked, w.claimed = false, false
 	if q.awake == w {
 		q.awake, q.pending = nil, false
 		q.wakeFirst()
 	}
 	if len(q.waiters) == 0 && queues[q.key] == q {
 		delete(queues, q.key)
+		queueCount.Add(-1)
 	}
 	q.mu.Unlock()
 	queuesMu.Unlock()
 	for _, li := range w.listeners {
 		li.remove(q)
 	}
+	if claimed && <-w.handed {
+		_ = w.m.Unlock(context.Background())
+	}
+}
+
+// sleep waits for the timer, ctx, a release or a hand-over, and reports
+// whether the lock was handed over. A nil waiter waits for the timer or ctx.
+func (w *waiter) sleep(ctx context.Context, timer <-chan time.Time) bool {
+	var handed <-chan bool
+	var wake <-chan struct{}
+	if w != nil {
+		handed, wake = w.handed, w.wake
+	}
+	select {
+	case <-ctx.Done():
+	case <-timer:
+	case <-wake:
+	case ok := <-handed:
+		w.q.mu.Lock()
+		w.claimed = false
+		w.q.mu.Unlock()
+		return w.outcome(ok)
+	}
+	return false
+}
+
+// claim returns the first waiter of m's lock in this process when m, which
+// holds the lock for prefix, can hand it the lock: it waits in Lock on the
+// same Locker, between rounds of its own, for another owner, neither uses fencing, and the lock has
+// not been handed over maxHandOvers times in a row. The waiter then waits
+// for the outcome on its handed channel.
+func (l *Locker) claim(m *Mutex, prefix string) *waiter {
+	if queueCount.Load() == 0 || m.opts.fencing {
+		return nil
+	}
+	queuesMu.Lock()
+	q := queues[queueKey{l.deployment, Channel(m.name)}]
+	queuesMu.Unlock()
+	if q == nil {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.waiters) == 0 {
+		return nil
+	}
+	w := q.waiters[0]
+	if !w.parked || w.claimed || w.m.locker != l || w.prefix == prefix || w.m.opts.fencing {
+		return nil
+	}
+	if q.handOvers >= maxHandOvers {
+		q.handOvers = 0 // this time, release
+		return nil
+	}
+	q.handOvers++
+	w.claimed = true
+	return w
 }
 
 // notify handles a release of the queue's lock.
@@ -205,7 +315,9 @@ type listener struct {
 	idle    *time.Timer
 }
 
-func (li *listener) add(q *queue) {
+// add has li deliver the releases of q's lock to q, and reports whether
+// li's subscription is up.
+func (li *listener) add(q *queue) bool {
 	li.mu.Lock()
 	defer li.mu.Unlock()
 	qs := li.queues[q.key.ch]
@@ -223,6 +335,7 @@ func (li *listener) add(q *queue) {
 		li.running, li.stop = true, cancel
 		go li.run(ctx)
 	}
+	return li.live
 }
 
 func (li *listener) remove(q *queue) {
@@ -262,10 +375,23 @@ func (li *listener) run(ctx context.Context) {
 	}
 }
 
+// setLive records whether the subscription is up. When it comes up, every
+// queue it serves is woken: releases went unheard until then.
 func (li *listener) setLive(live bool) {
 	li.mu.Lock()
 	li.live = live
+	var qs []*queue
+	if live {
+		for _, byQueue := range li.queues {
+			for q := range byQueue {
+				qs = append(qs, q)
+			}
+		}
+	}
 	li.mu.Unlock()
+	for _, q := range qs {
+		q.notify()
+	}
 }
 
 func (li *listener) deliver(ch string) {

@@ -47,6 +47,10 @@ func Example() {
 	if err := mutex.Unlock(ctx); err != nil {
 		panic(err)
 	}
+	// Let the releases still on their way land before the clients close.
+	if err := locker.Wait(ctx); err != nil {
+		panic(err)
+	}
 	fmt.Println("unlocked")
 	// Output:
 	// locked, valid for under 10s: true

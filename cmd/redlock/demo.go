@@ -124,6 +124,11 @@ func runDemo(ctx context.Context, out *lines, nodes []*node, name string, kill f
 	if err != nil {
 		return err
 	}
+	defer func() { // before the clients close
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		defer cancel()
+		_ = locker.Wait(ctx)
+	}()
 	out.printf("demo", "lock %q: TTL %s, kept alive every %s", name, short(demoTTL), short(demoTTL/3))
 
 	type result struct {

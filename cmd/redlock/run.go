@@ -180,6 +180,13 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "run", usagef("%v", err), exitUsage)
 	}
+	// Deferred after closeNodes, so run before it: let the releases still
+	// on their way land before the clients close.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		defer cancel()
+		_ = locker.Wait(ctx)
+	}()
 	mopts := []core.Option{core.WithKeepAlive(true)}
 	if c.wait > 0 {
 		mopts = append(mopts, core.WithRetry(within(retry.Default(), c.wait)))
