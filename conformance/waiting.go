@@ -383,7 +383,13 @@ func testHandOver(f *Fixture) {
 	require.NoError(f.T, holder.TryLock(f.Ctx))
 	require.Eventually(f.T, func() bool { return len(f.Holders("handover")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
 	queued := make(chan struct{}, 1)
-	waiter := l.NewMutex("handover", fixedOwner("waiter"), queuedPolicy(queued))
+	var handedOver atomic.Bool
+	events := core.WithEvents(func(e core.Event) {
+		if e.Kind == core.Acquired && e.HandOver {
+			handedOver.Store(true)
+		}
+	})
+	waiter := l.NewMutex("handover", fixedOwner("waiter"), queuedPolicy(queued), events)
 	acquired := make(chan error, 1)
 	go func() { acquired <- waiter.Lock(f.Ctx) }()
 	<-queued
@@ -397,6 +403,7 @@ func testHandOver(f *Fixture) {
 		f.T.Fatal("the waiter was not handed the lock")
 	}
 	assert.True(f.T, time.Now().Before(waiter.Until()), "the waiter holds the lock with a validity")
+	assert.True(f.T, handedOver.Load(), "the waiter's Acquired event tells of the hand-over")
 	require.NoError(f.T, l.Wait(f.Ctx))
 	for i := range f.Servers {
 		assert.True(f.T, strings.HasPrefix(f.value(i, "handover"), "waiter|"), "server %d does not hold the waiter's lock", i)

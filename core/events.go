@@ -42,10 +42,15 @@ type Event struct {
 	Took  time.Duration // how long the round took
 	Until time.Time     // end of validity after the step; zero when not held
 	Err   error         // the node story of a failure, or why a lock was lost
+	// HandOver is set on an Acquired event when a holder on the same Locker
+	// handed the lock over (see Mutex.Unlock), and on the holder's Released
+	// event when it did.
+	HandOver bool
 }
 
 // WithEvents sets a function called for each Event of the lock, from the
-// goroutine that caused it (the caller's, or the keep-alive goroutine's). It
+// goroutine that caused it (the caller's, the keep-alive goroutine's, or
+// for a lock handed over, the Unlock caller's). It
 // must be quick and must not call the Mutex. The default is none.
 func WithEvents(fn func(Event)) Option {
 	return func(o *options) { o.events = fn }
@@ -65,6 +70,9 @@ func SlogEvents(logger *slog.Logger) func(Event) {
 		}
 		if e.Err != nil {
 			attrs = append(attrs, slog.String("error", e.Err.Error()))
+		}
+		if e.HandOver {
+			attrs = append(attrs, slog.Bool("hand_over", true))
 		}
 		logger.LogAttrs(context.Background(), level, "redlock: "+e.Kind.String(), attrs...)
 	}

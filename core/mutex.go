@@ -173,13 +173,13 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 			}
 		}
 	}
-	m.acquired(prefix, r, start, until, ok, fence)
+	m.acquired(prefix, r, start, until, ok, fence, false)
 	return nil
 }
 
 // acquired records the holding that round r, begun at start, won for
-// prefix on ok nodes.
-func (m *Mutex) acquired(prefix string, r *round, start, until time.Time, ok int, fence uint64) {
+// prefix on ok nodes; handOver when another Mutex handed it over.
+func (m *Mutex) acquired(prefix string, r *round, start, until time.Time, ok int, fence uint64, handOver bool) {
 	m.mu.Lock()
 	m.last = r
 	m.mu.Unlock()
@@ -187,7 +187,7 @@ func (m *Mutex) acquired(prefix string, r *round, start, until time.Time, ok int
 	m.mu.Lock()
 	m.fence = fence
 	m.mu.Unlock()
-	m.emit(Event{Kind: Acquired, Nodes: ok, Took: time.Since(start), Until: until})
+	m.emit(Event{Kind: Acquired, Nodes: ok, Took: time.Since(start), Until: until, HandOver: handOver})
 }
 
 // holds reports whether this Mutex holds a valid lock for prefix.
@@ -541,7 +541,7 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		// A Lock of this process waits for the lock: hand it over in one
 		// round, without letting go of it in between.
 		if passed = m.handOver(w, args, late); passed >= m.locker.quorum {
-			m.emit(Event{Kind: Released, Nodes: passed, Took: time.Since(start)})
+			m.emit(Event{Kind: Released, Nodes: passed, Took: time.Since(start), HandOver: true})
 			return nil
 		}
 	}
@@ -572,7 +572,7 @@ func (m *Mutex) handOver(w *waiter, args []string, skip []bool) int {
 	validity := to.opts.ttl - time.Since(start) - to.opts.drift()
 	if ok >= m.locker.quorum && validity > 0 {
 		r.decide("", replies)
-		to.acquired(w.prefix, r, start, start.Add(validity), ok, 0)
+		to.acquired(w.prefix, r, start, start.Add(validity), ok, 0, true)
 		w.handed <- true
 		return ok
 	}

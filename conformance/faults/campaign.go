@@ -28,6 +28,9 @@ type campaign struct {
 	// durable servers keep their data across a crash: AOF with
 	// appendfsync always, as the package docs of core advise.
 	durable bool
+	// handOver runs two Mutexes per client Locker, without fencing, so
+	// that holders hand the lock to the waiter of their own Locker.
+	handOver bool
 }
 
 const (
@@ -55,7 +58,7 @@ type section struct {
 
 // tally counts what the clients did.
 type tally struct {
-	rounds, acquired, refused, unlockFailed, lost, lateNotice, lateStart atomic.Int64
+	rounds, acquired, refused, unlockFailed, lost, lateNotice, lateStart, handOvers atomic.Int64
 }
 
 func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp campaign) {
@@ -64,9 +67,20 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 		extra = []string{"--appendonly", "yes", "--appendfsync", "always"}
 	}
 	c := newCluster(t, h, campaignServers, campaignClients, extra...)
+	var tl tally
+	opts := []core.Option{core.WithTTL(ttl), core.WithNodeTimeout(nodeTimeout), core.WithFencing()}
+	perLocker := 1
+	if cp.handOver {
+		countHandOvers := core.WithEvents(func(e core.Event) {
+			if e.Kind == core.Acquired && e.HandOver {
+				tl.handOvers.Add(1)
+			}
+		})
+		opts, perLocker = append(opts[:2], countHandOvers), 2
+	}
 	lockers := make([]*core.Locker, campaignClients)
 	for i := range lockers {
-		lockers[i] = c.locker(i, core.WithTTL(ttl), core.WithNodeTimeout(nodeTimeout), core.WithFencing())
+		lockers[i] = c.locker(i, opts...)
 	}
 
 	d := newDriver(t, c, cp.seed, ttl, cp.rejoin)
@@ -81,14 +95,13 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 
 	runCtx, stop := context.WithTimeout(ctx, cp.duration)
 	defer stop()
-	var tl tally
-	results := make([][]section, campaignClients)
+	results := make([][]section, campaignClients*perLocker)
 	var wg sync.WaitGroup
-	for i := range campaignClients {
+	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = runClient(runCtx, t, i, lockers[i], i < longJobClients, &tl)
+			results[i] = runClient(runCtx, t, i, lockers[i/perLocker], i < longJobClients, !cp.handOver, &tl)
 		}()
 	}
 	wg.Wait()
@@ -96,7 +109,7 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 	<-driverDone // every server runs, every proxy passes traffic
 
 	secs := slices.Concat(results...)
-	perClient := make([]int, campaignClients)
+	perClient := make([]int, len(results))
 	for i, r := range results {
 		perClient[i] = len(r)
 	}
@@ -105,7 +118,11 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 	if cp.durable {
 		crashed = nil
 	}
-	regressions, explained := fenceViolations(began, secs, crashed)
+	var regressions []string
+	explained := 0
+	if !cp.handOver {
+		regressions, explained = fenceViolations(began, secs, crashed)
+	}
 	for _, v := range append(violations, regressions...) {
 		t.Error(v)
 	}
@@ -115,10 +132,10 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 	c.close()
 	checkNoLeaks(t)
 
-	t.Logf("%v of faults over %d servers, %d clients (%d with keep-alive jobs), durable servers: %v",
-		cp.duration, campaignServers, campaignClients, longJobClients, cp.durable)
-	t.Logf("rounds attempted %d, acquisitions %d, refused (ErrNotAcquired) %d, releases not confirmed %d",
-		tl.rounds.Load(), tl.acquired.Load(), tl.refused.Load(), tl.unlockFailed.Load())
+	t.Logf("%v of faults over %d servers, %d clients of %d Mutexes each (%d with keep-alive jobs), durable servers: %v",
+		cp.duration, campaignServers, campaignClients, perLocker, longJobClients, cp.durable)
+	t.Logf("rounds attempted %d, acquisitions %d (handed over %d), refused (ErrNotAcquired) %d, releases not confirmed %d",
+		tl.rounds.Load(), tl.acquired.Load(), tl.handOvers.Load(), tl.refused.Load(), tl.unlockFailed.Load())
 	t.Logf("acquisitions per client (the first %d run keep-alive jobs): %v", longJobClients, perClient)
 	t.Logf("losses signalled to keep-alive jobs %d (noticed after the validity ended: %d), acquisitions already past validity when Lock returned: %d",
 		tl.lost.Load(), tl.lateNotice.Load(), tl.lateStart.Load())
@@ -128,11 +145,14 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 	if tl.acquired.Load() == 0 {
 		t.Error("no client ever acquired the lock: the campaign proved nothing")
 	}
+	if cp.handOver && tl.handOvers.Load() == 0 {
+		t.Error("no lock was handed over: the campaign proved nothing about hand-overs")
+	}
 }
 
 // runClient takes the lock again and again until ctx ends and returns its
 // critical sections.
-func runClient(ctx context.Context, t *testing.T, id int, l *core.Locker, longJobs bool, tl *tally) []section {
+func runClient(ctx context.Context, t *testing.T, id int, l *core.Locker, longJobs, fencing bool, tl *tally) []section {
 	var opts []core.Option
 	if longJobs {
 		opts = append(opts, core.WithKeepAlive(true))
@@ -154,7 +174,7 @@ func runClient(ctx context.Context, t *testing.T, id int, l *core.Locker, longJo
 		}
 		s := section{client: id, start: time.Now(), fence: m.Fence()}
 		tl.acquired.Add(1)
-		if s.fence == 0 {
+		if fencing && s.fence == 0 {
 			t.Errorf("client %d: acquired with fencing on, but no token", id)
 		}
 		if !s.start.Before(m.Until()) {

@@ -57,6 +57,9 @@ func Run(t *testing.T, h conformance.Harness) {
 		{"MinorityCampaignDurable", func(t *testing.T, ctx context.Context) {
 			runCampaign(t, ctx, h, campaign{duration: minority / 2, seed: s + 1, durable: true})
 		}},
+		{"MinorityCampaignHandOver", func(t *testing.T, ctx context.Context) {
+			runCampaign(t, ctx, h, campaign{duration: minority / 2, seed: s + 2, rejoin: rejoinAfter, handOver: true})
+		}},
 		{"MajorityRefuses", func(t *testing.T, ctx context.Context) { testMajority(t, ctx, h) }},
 		{"RefusedRoundsLeaveNothing", func(t *testing.T, ctx context.Context) { testRefusedRoundsLeaveNothing(t, ctx, h) }},
 		{"StalledHolder", func(t *testing.T, ctx context.Context) { testStalledHolder(t, ctx, h) }},
