@@ -453,8 +453,12 @@ func (m *Mutex) Lock(ctx context.Context) error {
 			}
 			if live && !queued {
 				// A release between the round and joining the queue went
-				// unheard: try once more now that releases are heard. (A
-				// subscription still opening wakes the queue when it is up.)
+				// unheard: make the policy's next round now that releases
+				// are heard, without its delay. (A subscription still
+				// opening wakes the queue when it is up.)
+				if policy.NextBackOff() == backoff.Stop {
+					return err
+				}
 				continue
 			}
 		}
