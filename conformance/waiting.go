@@ -34,6 +34,7 @@ var waitingCases = []testCase{
 	{"HandOversLetOthersIn", 3, testHandOversBounded, false},
 	{"WaitersStartingTogetherDoNotStall", 3, testStartTogether, false},
 	{"GateDoesNotDependOnNodeOrder", 3, testGateOrder, false},
+	{"NoWakeStormWhileHeld", 3, testNoWakeStorm, false},
 }
 
 func subscriber(f *Fixture) core.Subscriber {
@@ -188,21 +189,30 @@ func testManyContenders(f *Fixture) {
 // queuedPolicy is a retry policy that never polls (a 20 s delay) and tells
 // when the Lock using it has joined the queue of waiters: Lock asks for
 // its first delay right after.
-func queuedPolicy(queued chan<- struct{}) core.Option {
+func queuedPolicy(queued chan<- struct{}) core.Option { return signalPolicy(queued, 1) }
+
+// asleepPolicy is queuedPolicy for a Lock that starts while the
+// subscriptions are up (see listening): it makes one more round on joining
+// the queue, which takes the first delay, and tells when it goes to sleep,
+// on the second.
+func asleepPolicy(asleep chan<- struct{}) core.Option { return signalPolicy(asleep, 2) }
+
+// signalPolicy never polls, and signals ch when asked for delay number at.
+func signalPolicy(ch chan<- struct{}, at int) core.Option {
 	return core.WithRetry(retry.Policy(func() backoff.BackOff {
-		return &signalBackOff{queued: queued}
+		return &signalBackOff{ch: ch, at: at}
 	}))
 }
 
 type signalBackOff struct {
-	queued chan<- struct{}
-	asked  bool
+	ch    chan<- struct{}
+	at    int
+	asked int
 }
 
 func (b *signalBackOff) NextBackOff() time.Duration {
-	if !b.asked {
-		b.asked = true
-		b.queued <- struct{}{}
+	if b.asked++; b.asked == b.at {
+		b.ch <- struct{}{}
 	}
 	return 20 * time.Second
 }
@@ -219,9 +229,13 @@ func testWaitersTakeTurns(f *Fixture) {
 	holder := l.NewMutex("turns")
 	require.NoError(f.T, holder.TryLock(f.Ctx))
 	order := make(chan int, waiters)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i := range waiters {
 		queued := make(chan struct{}, 1)
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			m := l.NewMutex("turns", queuedPolicy(queued))
 			if assert.NoError(f.T, m.Lock(f.Ctx), "waiter %d", i) {
 				order <- i
@@ -389,7 +403,7 @@ func testHandOver(f *Fixture) {
 			handedOver.Store(true)
 		}
 	})
-	waiter := l.NewMutex("handover", fixedOwner("waiter"), queuedPolicy(queued), events)
+	waiter := l.NewMutex("handover", fixedOwner("waiter"), asleepPolicy(queued), events)
 	acquired := make(chan error, 1)
 	go func() { acquired <- waiter.Lock(f.Ctx) }()
 	<-queued
@@ -407,7 +421,7 @@ func testHandOver(f *Fixture) {
 	require.NoError(f.T, l.Wait(f.Ctx))
 	for i := range f.Servers {
 		assert.True(f.T, strings.HasPrefix(f.value(i, "handover"), "waiter|"), "server %d does not hold the waiter's lock", i)
-		assert.Zero(f.T, f.publishes(i), "server %d announced a release during the hand-over", i)
+		assert.Zero(f.T, f.publishes(i), "server %d announced a release during the hand-over (%d, %d, %d)", i, f.publishes(0), f.publishes(1), f.publishes(2))
 	}
 	require.NoError(f.T, waiter.Unlock(f.Ctx))
 	require.NoError(f.T, l.Wait(f.Ctx))
@@ -426,7 +440,7 @@ func testHandOverPaused(f *Fixture) {
 	require.NoError(f.T, holder.TryLock(f.Ctx))
 	require.Eventually(f.T, func() bool { return len(f.Holders("handover-paused")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
 	queued := make(chan struct{}, 1)
-	waiter := l.NewMutex("handover-paused", queuedPolicy(queued))
+	waiter := l.NewMutex("handover-paused", asleepPolicy(queued))
 	acquired := make(chan error, 1)
 	go func() { acquired <- waiter.Lock(f.Ctx) }()
 	<-queued
@@ -568,6 +582,7 @@ func testGateOrder(f *Fixture) {
 	gate := func(l *core.Locker) int {
 		m := l.NewMutex("gate-order")
 		require.ErrorIs(f.T, m.TryLock(f.Ctx), core.ErrNotAcquired) // meets the holder: the next rounds are gated
+		require.NoError(f.T, l.Wait(f.Ctx))                         // the round's last node has answered
 		f.OnAll("CONFIG", "RESETSTAT")
 		require.ErrorIs(f.T, m.TryLock(f.Ctx), core.ErrNotAcquired)
 		asked := -1
@@ -582,4 +597,33 @@ func testGateOrder(f *Fixture) {
 	a, b := gate(f.Locker()), gate(other)
 	assert.NotEqual(f.T, -1, a)
 	assert.Equal(f.T, a, b, "the two orders chose different gates")
+}
+
+// testNoWakeStorm: a lock held on a bare quorum leaves one node free, where
+// a waiter's round can write before it fails. Cleaning that up must not
+// wake the waiter again: it would loop, writing and cleaning up, for as
+// long as the lock is held.
+func testNoWakeStorm(f *Fixture) {
+	subscriber(f)
+	l := f.Locker()
+	for free := range f.Servers {
+		name := fmt.Sprintf("storm-%d", free)
+		for i, s := range f.Servers {
+			if i != free {
+				_, err := s.Do("SET", core.Key(name), "holder|0000000000000001", "PX", "60000")
+				require.NoError(f.T, err)
+			}
+		}
+		f.OnAll("CONFIG", "RESETSTAT")
+		ctx, cancel := context.WithTimeout(f.Ctx, 500*time.Millisecond)
+		err := l.NewMutex(name, core.WithRetry(retry.Constant(20*time.Second, 0))).Lock(ctx)
+		cancel()
+		require.ErrorIs(f.T, err, core.ErrNotAcquired)
+		require.NoError(f.T, l.Wait(f.Ctx))
+		calls := 0
+		for i := range f.Servers {
+			calls += f.scriptCalls(i)
+		}
+		assert.Less(f.T, calls, 30, "the waiter made %d script calls in half a second with server %d free", calls, free)
+	}
 }

@@ -16,6 +16,19 @@
 // refresh on, the default, an owner that already holds a lock acquires it
 // again with a fresh TTL.
 //
+// # Contention
+//
+// Once a Mutex has met another owner, its rounds ask the lock's gate node
+// first and stop there if it refuses, so that contenders meet at one node
+// instead of splitting the votes. The Locks of one process that wait on one
+// lock queue up and are woken one at a time by the release notifications
+// of nodes that implement Subscriber, and a holder that unlocks hands the
+// lock to the first waiter of its own Locker in one round (see Mutex.Lock
+// and Mutex.Unlock).
+//
+// Rounds return as soon as their outcome is decided and finish the rest in
+// the background; call Locker.Wait before closing the nodes' clients.
+//
 // # Safety limits
 //
 // Redlock's guarantee rests on assumptions that callers must keep:

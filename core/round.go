@@ -190,7 +190,7 @@ func (r *round) finish(i int, rep reply) {
 		written := rep.state != refused
 		switch {
 		case r.undoes(rep):
-			r.l.releaseNode(r.parent, r.timeout, i, r.keys, []string{r.args[0], r.undo, r.undo})
+			r.l.releaseNode(r.parent, r.timeout, i, r.keys, r.undoArgs())
 			if r.answered[i] {
 				r.cleaned.Done()
 			}
@@ -277,10 +277,20 @@ func (r *round) undoes(rep reply) bool {
 	return rep.state == granted || rep.state == failed || (rep.state == refreshed && r.undoRefreshed)
 }
 
+// undoArgs are the release arguments that undo this round's write: its
+// owner prefix and nonce, not announced. The round did not hold the lock:
+// announcing its cleanup would wake the waiters while the lock is still
+// held, whose rounds would fail the same way and announce their own
+// cleanup in turn. (When a split vote leaves the lock free, the gate and
+// the waiters' delays sort it out.)
+func (r *round) undoArgs() []string {
+	return []string{r.args[0], r.undo, r.undo, "0"}
+}
+
 // finishGate finishes the gate node's call, which ran inline.
 func (r *round) finishGate() {
 	if r.undoes(r.gateReply) {
-		r.l.releaseNode(r.parent, r.timeout, r.gate, r.keys, []string{r.args[0], r.undo, r.undo})
+		r.l.releaseNode(r.parent, r.timeout, r.gate, r.keys, r.undoArgs())
 		r.cleaned.Done()
 	}
 }
