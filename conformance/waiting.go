@@ -347,20 +347,31 @@ func fixedOwner(id string) core.Option {
 	return core.WithOwner(granularity.OwnerFunc(func(context.Context, string) (string, error) { return id, nil }))
 }
 
-// publishes returns how many PUBLISH commands server i ran since its
-// statistics were reset, scripts' included.
-func (f *Fixture) publishes(i int) int {
+// calls returns how many times server i ran the given commands (lower
+// case, as INFO commandstats names them) since its statistics were reset,
+// scripts' calls included.
+func (f *Fixture) calls(i int, commands ...string) int {
 	f.T.Helper()
 	v, err := f.Servers[i].Do("INFO", "commandstats")
 	require.NoError(f.T, err)
-	calls := infoField(fmt.Sprint(v), "cmdstat_publish")
-	if calls == "" {
-		return 0
+	n := 0
+	for _, cmd := range commands {
+		if stat := infoField(fmt.Sprint(v), "cmdstat_"+cmd); stat != "" {
+			c, err := strconv.Atoi(strings.TrimPrefix(strings.Split(stat, ",")[0], "calls="))
+			require.NoError(f.T, err)
+			n += c
+		}
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(strings.Split(calls, ",")[0], "calls="))
-	require.NoError(f.T, err)
 	return n
 }
+
+// publishes returns how many releases server i announced since its
+// statistics were reset.
+func (f *Fixture) publishes(i int) int { return f.calls(i, "publish") }
+
+// scriptCalls returns how many scripts server i ran since its statistics
+// were reset.
+func (f *Fixture) scriptCalls(i int) int { return f.calls(i, "evalsha", "eval") }
 
 // listening has a Lock of l wait on another lock until the case ends, so
 // that the subscriptions are up before the case's own Lock starts: that
@@ -550,23 +561,6 @@ func testStartTogether(f *Fixture) {
 			f.T.Fatalf("%d of %d contenders acquired; the others wait for their 20 s delay", i, contenders)
 		}
 	}
-}
-
-// scriptCalls returns how many scripts server i ran since its statistics
-// were reset.
-func (f *Fixture) scriptCalls(i int) int {
-	f.T.Helper()
-	v, err := f.Servers[i].Do("INFO", "commandstats")
-	require.NoError(f.T, err)
-	n := 0
-	for _, cmd := range []string{"cmdstat_evalsha", "cmdstat_eval"} {
-		if calls := infoField(fmt.Sprint(v), cmd); calls != "" {
-			c, err := strconv.Atoi(strings.TrimPrefix(strings.Split(calls, ",")[0], "calls="))
-			require.NoError(f.T, err)
-			n += c
-		}
-	}
-	return n
 }
 
 // testGateOrder: contenders in processes that list the nodes in different
