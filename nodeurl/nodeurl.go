@@ -1,0 +1,389 @@
+// Package nodeurl reads the URLs that name one Redis node. Every adapter's
+// NewNodeFromURL and the redlock command read them here, so a URL means the
+// same thing, and is refused for the same reason, whichever client is used.
+//
+// The accepted forms, exactly:
+//
+//	redis://[[user]:password@]host[:port][/db]
+//	rediss://[[user]:password@]host[:port][/db]      (TLS)
+//	unix://[[user]:password@]/path/to/socket[?db=N]
+//	host:port                                        (means redis://host:port)
+//
+// The scheme is case-insensitive. The port defaults to 6379; an IPv6 host
+// is written in brackets ([::1]:6379). db is a non-negative decimal
+// integer, 0 by default: the path of a redis:// or rediss:// URL, the only
+// query parameter of a unix:// URL.
+// A password alone (":password@") is for requirepass, "user:password@" for
+// an ACL user. The user name, the password and the socket path are
+// percent-decoded; a "/", "?", "#" or "@" in a password must be written
+// %2F, %3F, %23 or %40.
+//
+// Anything else is refused: another scheme, an empty host, a bad port, a
+// path that is not a database number, any other query parameter, a
+// fragment, and a user name with no password, which clients read in
+// different ways (as a user with no password, or as a password).
+//
+// Errors never contain the password, nor text that may be part of one: a
+// URL in an error has everything that may be its user information replaced
+// by "xxxxx", as url.URL.Redacted does.
+package nodeurl
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Default is the URL that an empty URL means: the local server's database 0.
+const Default = "redis://127.0.0.1:6379/0"
+
+// Config is what a node URL says: where the server is, how to log in and
+// which database to use.
+type Config struct {
+	// Network is "tcp", or "unix" for a unix:// URL.
+	Network string
+	// Addr is host:port (IPv6 hosts in brackets) for tcp, the socket path
+	// for unix.
+	Addr string
+	// Username is the ACL user, empty for the default user.
+	Username string
+	// Password is the user's password, empty for none.
+	Password string
+	// DB is the database number.
+	DB int
+	// TLS is true for a rediss:// URL.
+	TLS bool
+	// ServerName is the host of a tcp URL, against which a TLS client
+	// verifies the server's certificate; empty for unix.
+	ServerName string
+}
+
+// Parse reads raw, one of the forms in the package doc; an empty raw means
+// Default. Every error it returns is a *Error, whose text does not contain
+// the password.
+func Parse(raw string) (*Config, error) {
+	if raw == "" {
+		raw = Default
+	}
+	c, reason := parse(raw)
+	if reason != "" {
+		return nil, &Error{URL: redact(raw), Reason: reason}
+	}
+	return c, nil
+}
+
+// TLSConfig returns the TLS settings for c: nil without TLS, otherwise a
+// new config that verifies the server's certificate against ServerName and
+// requires TLS 1.2 or later.
+func (c *Config) TLSConfig() *tls.Config {
+	if !c.TLS {
+		return nil
+	}
+	return &tls.Config{ServerName: c.ServerName, MinVersion: tls.VersionTLS12}
+}
+
+// Redacted returns c as a URL in the first three forms of the package doc,
+// with the database always given and the password, if any, written
+// "xxxxx". A redis:// URL comes back for a bare host:port.
+func (c *Config) Redacted() string {
+	u := url.URL{Scheme: "redis", Host: c.Addr, Path: "/" + strconv.Itoa(c.DB)}
+	switch {
+	case c.Network == "unix":
+		u = url.URL{Scheme: "unix", Path: c.Addr, RawQuery: "db=" + strconv.Itoa(c.DB)}
+	case c.TLS:
+		u.Scheme = "rediss"
+	}
+	if c.Username != "" || c.Password != "" {
+		u.User = url.UserPassword(c.Username, "xxxxx")
+	}
+	return u.String()
+}
+
+// Error is the error of a node URL that Parse refuses.
+type Error struct {
+	// URL is the URL as given, with everything that may be its user
+	// information, password included, replaced by "xxxxx".
+	URL string
+	// Reason says what is wrong and, where it helps, what to write instead.
+	// It never quotes the password.
+	Reason string
+}
+
+// Error returns `redlock: node URL "<URL>": <Reason>`.
+func (e *Error) Error() string {
+	return "redlock: node URL " + strconv.Quote(e.URL) + ": " + e.Reason
+}
+
+// Reasons shared by several forms.
+const (
+	wantForms   = "want redis://host:port[/db], rediss://host:port[/db], unix:///path/to/socket[?db=N] or a bare host:port"
+	encodeHint  = `; a "/", "?", "#" or "@" in a user name or password must be written %2F, %3F, %23 or %40`
+	userOnly    = "a user name with no password is ambiguous: write %s://:password@%s for a password alone, or %s://user:password@%s for an ACL user"
+	badEscape   = "bad percent-encoding in the user name or password"
+	noFragment  = "a fragment (#...) is not allowed"
+	badDatabase = "database %q: want a non-negative integer"
+)
+
+// parse reads raw; on failure it returns a reason, which must not quote
+// anything that may be part of a password.
+func parse(raw string) (*Config, string) {
+	if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, "a space or control character in the URL"
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return parseBare(raw)
+	}
+	switch strings.ToLower(scheme) {
+	case "redis":
+		return parseTCP(rest, "redis", false)
+	case "rediss":
+		return parseTCP(rest, "rediss", true)
+	case "unix":
+		return parseUnix(rest)
+	}
+	if !validScheme(scheme) {
+		return nil, "not a URL: " + wantForms
+	}
+	return nil, "scheme " + strconv.Quote(scheme) + ": " + wantForms
+}
+
+// parseBare reads host:port, which may carry nothing else.
+func parseBare(raw string) (*Config, string) {
+	if strings.ContainsAny(raw, "/?#@") {
+		return nil, "not a URL: " + wantForms
+	}
+	c := &Config{Network: "tcp"}
+	host, port, reason := splitHostPort(raw)
+	if reason != "" {
+		return nil, reason
+	}
+	if port == "" {
+		return nil, "a bare address needs its port (host:port), or write redis://" + raw
+	}
+	c.Addr, c.ServerName = net.JoinHostPort(host, port), host
+	return c, ""
+}
+
+// parseTCP reads what follows redis:// or rediss://.
+func parseTCP(rest, scheme string, useTLS bool) (*Config, string) {
+	authority, tail := cutAuthority(rest)
+	if strings.Contains(tail, "@") {
+		return nil, "an @ after the host" + encodeHint
+	}
+	c := &Config{Network: "tcp", TLS: useTLS}
+	hostport, reason := c.readUserinfo(authority, scheme, "host")
+	if reason != "" {
+		return nil, reason
+	}
+	host, port, reason := splitHostPort(hostport)
+	if reason != "" {
+		return nil, reason
+	}
+	if port == "" {
+		port = "6379"
+	}
+	c.Addr, c.ServerName = net.JoinHostPort(host, port), host
+
+	path, _, hasQuery := strings.Cut(tail, "?")
+	switch {
+	case strings.Contains(tail, "#"):
+		return nil, noFragment
+	case hasQuery:
+		return nil, "query parameters are not allowed: give the database in the path, " + scheme + "://host:port/db"
+	case path == "" || path == "/":
+	default:
+		db := path[1:]
+		if strings.Contains(db, "/") {
+			return nil, "path " + strconv.Quote(path) + ": want /db, a database number"
+		}
+		if c.DB, reason = readDB(db); reason != "" {
+			return nil, reason
+		}
+	}
+	return c, ""
+}
+
+// parseUnix reads what follows unix://.
+func parseUnix(rest string) (*Config, string) {
+	authority, tail := cutAuthority(rest)
+	c := &Config{Network: "unix"}
+	host, reason := c.readUserinfo(authority, "unix", "/path/to/socket")
+	if reason != "" {
+		if strings.Contains(tail, "@") {
+			reason += encodeHint
+		}
+		return nil, reason
+	}
+	if host != "" {
+		reason = "a unix:// URL has no host: write unix:///path/to/socket, with three slashes"
+		if strings.Contains(tail, "@") {
+			reason += encodeHint
+		}
+		return nil, reason
+	}
+	if strings.Contains(tail, "#") {
+		return nil, noFragment
+	}
+	path, query, hasQuery := strings.Cut(tail, "?")
+	if path == "" {
+		return nil, "no socket path: want unix:///path/to/socket"
+	}
+	p, err := url.PathUnescape(path)
+	if err != nil {
+		return nil, "bad percent-encoding in the socket path"
+	}
+	c.Addr = p
+	if !hasQuery {
+		return c, ""
+	}
+	db, ok := strings.CutPrefix(query, "db=")
+	if !ok || strings.Contains(db, "&") {
+		return nil, "query " + strconv.Quote(query) + ": a unix:// URL takes one parameter, db=N"
+	}
+	if c.DB, reason = readDB(db); reason != "" {
+		return nil, reason
+	}
+	return c, ""
+}
+
+// cutAuthority splits what follows "scheme://" at the end of its authority:
+// the first "/", "?" or "#".
+func cutAuthority(rest string) (authority, tail string) {
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		return rest[:i], rest[i:]
+	}
+	return rest, ""
+}
+
+// readUserinfo sets c's Username and Password from the user information
+// that ends at the last "@" of authority, and returns what follows it.
+// scheme and host shape the advice for a user name with no password.
+func (c *Config) readUserinfo(authority, scheme, host string) (string, string) {
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return authority, ""
+	}
+	user, password, ok := strings.Cut(authority[:at], ":")
+	if !ok || password == "" {
+		return "", fmt.Sprintf(userOnly, scheme, host, scheme, host)
+	}
+	var err1, err2 error
+	c.Username, err1 = url.PathUnescape(user)
+	c.Password, err2 = url.PathUnescape(password)
+	if err1 != nil || err2 != nil {
+		return "", badEscape
+	}
+	return authority[at+1:], ""
+}
+
+// splitHostPort splits host[:port], with an IPv6 host in brackets, and
+// checks both; port is empty when not given.
+func splitHostPort(hostport string) (host, port, reason string) {
+	if strings.HasPrefix(hostport, "[") {
+		end := strings.IndexByte(hostport, ']')
+		if end < 0 {
+			return "", "", "an IPv6 host without its closing ]"
+		}
+		host, after := hostport[1:end], hostport[end+1:]
+		addr, err := netip.ParseAddr(strings.Replace(host, "%25", "%", 1))
+		if err != nil || !addr.Is6() {
+			return "", "", "host " + strconv.Quote(host) + ": not an IPv6 address"
+		}
+		host = addr.String()
+		if after == "" {
+			return host, "", ""
+		}
+		port, ok := strings.CutPrefix(after, ":")
+		if !ok {
+			return "", "", "text after the ] of an IPv6 host: want [host]:port"
+		}
+		return host, port, checkPort(port)
+	}
+	host, port, hasPort := strings.Cut(hostport, ":")
+	switch {
+	case strings.Contains(port, ":"):
+		return "", "", "an IPv6 host must be in brackets: [" + hostport + "]:6379"
+	case host == "":
+		return "", "", "empty host"
+	case !validHost(host):
+		return "", "", "host " + strconv.Quote(host) + ": want a host name or an IP address"
+	case hasPort:
+		return host, port, checkPort(port)
+	}
+	return host, "", ""
+}
+
+// checkPort returns a reason if port is not a number from 1 to 65535.
+func checkPort(port string) string {
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 || !allDigits(port) {
+		return "port " + strconv.Quote(port) + ": want a number from 1 to 65535"
+	}
+	return ""
+}
+
+// readDB reads a database number.
+func readDB(s string) (int, string) {
+	n, err := strconv.Atoi(s)
+	if err != nil || !allDigits(s) {
+		return 0, fmt.Sprintf(badDatabase, s)
+	}
+	return n, ""
+}
+
+func allDigits(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+}
+
+// validHost accepts host names and IPv4 addresses: letters, digits, "-",
+// "_" and ".".
+func validHost(host string) bool {
+	return !strings.ContainsFunc(host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	})
+}
+
+// validScheme reports whether s has the shape of a URL scheme (RFC 3986).
+func validScheme(s string) bool {
+	for i, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// redact returns raw with everything that may be user information replaced
+// by "xxxxx", keeping a user name that is followed by ":". User information
+// ends at the last "@" of the authority; when an "@" also follows the
+// authority, a password may hold a raw "/", "?" or "#", and it ends at the
+// last "@" of the URL. A URL whose authority is empty (unix:///path) has
+// none.
+func redact(raw string) string {
+	prefix, rest := "", raw
+	if scheme, after, ok := strings.Cut(raw, "://"); ok {
+		prefix, rest = scheme+"://", after
+	}
+	if strings.HasPrefix(rest, "/") {
+		return raw
+	}
+	authority, _ := cutAuthority(rest)
+	at := strings.LastIndexByte(authority, '@')
+	if last := strings.LastIndexByte(rest, '@'); last >= len(authority) {
+		at = last
+	}
+	if at < 0 {
+		return raw
+	}
+	userinfo := "xxxxx"
+	if user, _, ok := strings.Cut(rest[:at], ":"); ok {
+		userinfo = user + ":xxxxx"
+	}
+	return prefix + userinfo + rest[at:]
+}
