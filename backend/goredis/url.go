@@ -1,35 +1,51 @@
 package goredis
 
 import (
-	"fmt"
-	"net/url"
-
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redlock-go/redlock/core"
+	"github.com/redlock-go/redlock/nodeurl"
 )
 
 // DefaultURL is the node NewNodeFromURL connects to for an empty URL.
-const DefaultURL = "redis://127.0.0.1:6379/0"
+const DefaultURL = nodeurl.Default
 
-// NewNodeFromURL returns a Node with a client of its own for rawURL:
-// redis://[user:password@]host:port[/db], rediss:// for TLS, or
-// unix://[user:password@]/path/to/socket[?db=N]. An empty rawURL means
-// DefaultURL. The client has ContextTimeoutEnabled set.
+// ParseURL returns the client options for a node URL in one of the forms
+// of package nodeurl: redis://[[user]:password@]host[:port][/db],
+// rediss:// for TLS, unix://[[user]:password@]/path/to/socket[?db=N], or a
+// bare host:port; an empty rawURL means nodeurl.Default. The options have
+// ContextTimeoutEnabled set, and TLSConfig verifying the host for
+// rediss://. A URL it cannot use is a *nodeurl.Error, whose text hides the
+// password.
+func ParseURL(rawURL string) (*redis.Options, error) {
+	c, err := nodeurl.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return &redis.Options{
+		Network:               c.Network,
+		Addr:                  c.Addr,
+		Username:              c.Username,
+		Password:              c.Password,
+		DB:                    c.DB,
+		TLSConfig:             c.TLSConfig(),
+		ContextTimeoutEnabled: true,
+	}, nil
+}
+
+// NewNodeFromURL returns a Node with a client of its own, made from
+// ParseURL(rawURL); its errors are ParseURL's. The Node's Addr is the URL's
+// host:port, or its socket path.
 //
 // The server need not be up: the client connects on first use and
 // reconnects after failures; until then the Node fails its calls and
 // counts as a failed node in each round. The Node implements io.Closer,
 // which closes its client.
 func NewNodeFromURL(rawURL string) (core.Node, error) {
-	if rawURL == "" {
-		rawURL = DefaultURL
-	}
-	opts, err := redis.ParseURL(rawURL)
+	opts, err := ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redlock: goredis: node URL %q: %w", redacted(rawURL), err)
+		return nil, err
 	}
-	opts.ContextTimeoutEnabled = true
 	n := NewNode(redis.NewClient(opts)).(*node)
 	n.owned = true
 	return n, nil
@@ -42,13 +58,4 @@ func (n *node) Close() error {
 		return nil
 	}
 	return n.client.Close()
-}
-
-// redacted hides the password of a URL for error messages.
-func redacted(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable)"
-	}
-	return u.Redacted()
 }

@@ -39,7 +39,7 @@
 // A pool does not know the address it dials. NewNodeAddr names the Node by
 // the address you give it, so errors and events name the server; NewNode
 // names it by the pool's identity. NewNodeFromURL builds a Node with a pool
-// of its own from a redis://, rediss:// or unix:// URL.
+// of its own from a node URL, in one of the forms of package nodeurl.
 package redigo
 
 import (

@@ -2,27 +2,26 @@ package rueidis
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/url"
-	"slices"
-	"strings"
+	"crypto/tls"
+	"net"
 	"sync"
 
 	"github.com/redis/rueidis"
 
 	"github.com/redlock-go/redlock/core"
+	"github.com/redlock-go/redlock/nodeurl"
 )
 
 // DefaultURL is the node NewNodeFromURL connects to for an empty URL.
-const DefaultURL = "redis://127.0.0.1:6379/0"
+const DefaultURL = nodeurl.Default
 
-// NewNodeFromURL returns a Node with a client of its own for rawURL:
-// redis://[user:password@]host:port[/db], rediss:// for TLS, or
-// unix://[user:password@]/path/to/socket[?db=N], as rueidis.ParseURL reads
-// them. An empty rawURL means DefaultURL. A URL that cannot be used is an
-// error prefixed "redlock: rueidis: ", and no Node. The client has
-// DisableCache set: the lock scripts never use client-side caching.
+// NewNodeFromURL returns a Node with a client of its own for rawURL, in one
+// of the forms of package nodeurl: redis://[[user]:password@]host[:port][/db],
+// rediss:// for TLS (verifying the host's certificate),
+// unix://[[user]:password@]/path/to/socket[?db=N], or a bare host:port; an
+// empty rawURL means nodeurl.Default. A URL it cannot use is a
+// *nodeurl.Error, whose text hides the password, and no Node. The client
+// has DisableCache set: the lock scripts never use client-side caching.
 //
 // The Node's Addr is the URL's host:port (or socket path), known before
 // any connection. rueidis.NewClient connects at once and fails if the
@@ -31,31 +30,32 @@ const DefaultURL = "redis://127.0.0.1:6379/0"
 // and waits for it until the call's context ends. If the attempt fails the
 // call fails with its error, a failed node for this round, and the next
 // call tries again. An attempt that outlives its call keeps running, bounded
-// by the client's dial timeout (5s by default, for the connection and again
-// for its handshake; the URL's dial_timeout parameter sets it), and a client
-// it makes serves the next call. Once made, the client reconnects by itself.
+// by the client's dial timeout (5s, for the connection and again for its
+// handshake), and a client it makes serves the next call. Once made, the
+// client reconnects by itself.
 //
 // The Node implements io.Closer. Close waits for a connection attempt in
 // flight, closes the client, and makes later calls fail with
 // rueidis.ErrClosing.
 func NewNodeFromURL(rawURL string) (core.Node, error) {
-	if rawURL == "" {
-		rawURL = DefaultURL
-	}
-	u, err := url.Parse(rawURL)
+	c, err := nodeurl.Parse(rawURL)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the URL, password and all
+		return nil, err
+	}
+	opt := rueidis.ClientOption{
+		InitAddress:  []string{c.Addr},
+		Username:     c.Username,
+		Password:     c.Password,
+		SelectDB:     c.DB,
+		TLSConfig:    c.TLSConfig(),
+		DisableCache: true,
+	}
+	if c.Network == "unix" {
+		opt.DialCtxFn = func(ctx context.Context, path string, dialer *net.Dialer, _ *tls.Config) (net.Conn, error) {
+			return dialer.DialContext(ctx, "unix", path)
 		}
-		return nil, fmt.Errorf("redlock: rueidis: node URL: %w", err)
 	}
-	opt, err := rueidis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("redlock: rueidis: node URL %s: %w", u.Redacted(), err)
-	}
-	opt.DisableCache = true
-	return &urlNode{opt: opt, addr: strings.Join(slices.Sorted(slices.Values(opt.InitAddress)), ",")}, nil
+	return &urlNode{opt: opt, addr: c.Addr}, nil
 }
 
 // urlNode is a Node that makes its client on first use.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/redlock-go/redlock/backend/goredis"
 	"github.com/redlock-go/redlock/core"
+	"github.com/redlock-go/redlock/nodeurl"
 )
 
 // nodesEnv names the environment variable read when --nodes is not given.
@@ -27,13 +27,12 @@ const probeTimeout = 3 * time.Second
 // adapter, for the lock itself, so the first lock round finds a warm
 // connection.
 type node struct {
-	url    string // as given, with any password hidden
 	client *redis.Client
 	lock   core.Node
 }
 
 // nodeList returns the node URLs to use: flagValue when set, else
-// $REDLOCK_NODES, else the goredis adapter's default.
+// $REDLOCK_NODES, else nodeurl.Default.
 func nodeList(flagValue string) string {
 	if flagValue != "" {
 		return flagValue
@@ -41,38 +40,40 @@ func nodeList(flagValue string) string {
 	if env := os.Getenv(nodesEnv); env != "" {
 		return env
 	}
-	return goredis.DefaultURL
+	return nodeurl.Default
 }
 
 // openNodes makes a node for every URL in list, a comma-separated list of
-// redis://[user:password@]host:port[/db], rediss:// (TLS) or
-// unix://path[?db=N] URLs; a bare host:port means redis://host:port. It
-// does not connect: clients connect on first use.
+// node URLs in the forms of package nodeurl, read by goredis.ParseURL:
+// redis://[[user]:password@]host[:port][/db], rediss:// (TLS),
+// unix://[[user]:password@]/path/to/socket[?db=N], or a bare host:port.
+// Two URLs that name the same server are an error. No error shows a
+// password. It does not connect: clients connect on first use.
 func openNodes(list string) ([]*node, error) {
 	var nodes []*node
-	seen := map[string]string{}
+	seen := map[string]bool{}
 	for _, raw := range strings.Split(list, ",") {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
 			closeNodes(nodes)
 			return nil, errors.New("empty node URL in the list (two commas in a row, or a comma at an end)")
 		}
-		if !strings.Contains(raw, "://") {
-			raw = "redis://" + raw
-		}
-		opts, err := redis.ParseURL(raw)
+		opts, err := goredis.ParseURL(raw)
 		if err != nil {
 			closeNodes(nodes)
-			return nil, fmt.Errorf("node URL %q: %w", redact(raw), err)
+			var ue *nodeurl.Error
+			if errors.As(err, &ue) { // without its "redlock: " prefix, which the tool's messages have already
+				err = fmt.Errorf("node URL %q: %s", ue.URL, ue.Reason)
+			}
+			return nil, err
 		}
-		if first, dup := seen[opts.Addr]; dup {
+		if seen[opts.Addr] {
 			closeNodes(nodes)
-			return nil, fmt.Errorf("node URLs %q and %q name the same server %s: the nodes must be independent", first, redact(raw), opts.Addr)
+			return nil, fmt.Errorf("two node URLs name the same server %s: the nodes must be independent", opts.Addr)
 		}
-		seen[opts.Addr] = redact(raw)
-		opts.ContextTimeoutEnabled = true // the adapter's requirement: ctx deadlines bound the I/O
+		seen[opts.Addr] = true
 		client := redis.NewClient(opts)
-		nodes = append(nodes, &node{url: redact(raw), client: client, lock: goredis.NewNode(client)})
+		nodes = append(nodes, &node{client: client, lock: goredis.NewNode(client)})
 	}
 	return nodes, nil
 }
@@ -128,20 +129,11 @@ func checkNodes(ctx context.Context, nodes []*node) (warnings []string, err erro
 			up++
 			continue
 		}
-		warnings = append(warnings, fmt.Sprintf("node %s does not answer: %v", nodes[i].url, e))
+		warnings = append(warnings, fmt.Sprintf("node %s does not answer: %v", nodes[i].client.Options().Addr, e))
 	}
 	if up < quorum(len(nodes)) {
 		return nil, fmt.Errorf("%w (%d of %d answer, %d needed):\n  %s",
 			errUnreachable, up, len(nodes), quorum(len(nodes)), strings.Join(warnings, "\n  "))
 	}
 	return warnings, nil
-}
-
-// redact hides the password of a node URL.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// openNodes reads node URLs with goredis.ParseURL: a bare host:port is a
+// redis:// URL, two URLs for one server are refused, and no error shows a
+// password.
+func TestOpenNodes(t *testing.T) {
+	nodes, err := openNodes("127.0.0.1:7001, redis://:pw@127.0.0.1:7002/3,unix:///tmp/redlock-test.sock?db=1")
+	require.NoError(t, err)
+	defer closeNodes(nodes)
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.client.Options().Addr)
+	}
+	assert.Equal(t, []string{"127.0.0.1:7001", "127.0.0.1:7002", "/tmp/redlock-test.sock"}, addrs)
+	assert.Equal(t, 3, nodes[1].client.Options().DB)
+	assert.True(t, nodes[0].client.Options().ContextTimeoutEnabled, "the goredis adapter's requirement")
+
+	_, err = openNodes("127.0.0.1:7001,redis://127.0.0.1:7001/2")
+	assert.ErrorContains(t, err, "name the same server 127.0.0.1:7001")
+
+	for _, list := range []string{
+		"redis://:s3cret@127.0.0.1:notaport",
+		"redis://:s3cret@127.0.0.1:6379/0?foo=bar",
+		"redis://:s3cret/x@127.0.0.1:6379",
+		"redis://s3cret@127.0.0.1:6379",
+		"127.0.0.1:6379,redis://u:s3cret@127.0.0.1:6379",
+	} {
+		_, err := openNodes(list)
+		if assert.Error(t, err, list) {
+			assert.NotContains(t, err.Error(), "s3cret", list)
+			assert.NotContains(t, err.Error(), "redlock:", "%s: the tool adds its own prefix", list)
+		}
+	}
+}
