@@ -14,12 +14,17 @@
 //
 // Run starts real redis-server processes (the Debian package redis-server;
 // the suite fails with that hint when the program is missing from PATH) on
-// free loopback ports, with no persistence, fresh for every case. It drives
-// core.Locker over the adapter's Nodes: mutual exclusion between contenders
-// for one name, expiry, ownership, refresh, the loss and pause of nodes,
-// deadlines, SCRIPT FLUSH, and the errors each node reports. Each case has
-// a time limit. Run it under -race.
+// free loopback ports, with no persistence, fresh for every case. It proves
+// the Node contract method by method: the reply of every script through
+// Eval, a Batcher's EvalBatch call for call against Eval, a Subscriber's
+// deliveries, URLs, restarts, pauses, deadlines, SCRIPT FLUSH and the
+// errors each node reports; and it drives core.Locker over the adapter's
+// Nodes end to end in a few cases: mutual exclusion between contenders for
+// one name, keep-alive, loss, hand-over. Lock semantics themselves are
+// tested once, by core's own tests. Each case has a time limit. Run it
+// under -race.
 //
-// Start, Servers and Server are usable on their own, for tests that need
-// servers to kill, pause (SIGSTOP), resume and restart.
+// NewFixture and the Fixture's helpers serve tests of their own, such as
+// core's; Start, Servers and Server are usable on their own, for tests
+// that need servers to kill, pause (SIGSTOP), resume and restart.
 package conformance

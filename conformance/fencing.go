@@ -2,8 +2,6 @@ package conformance
 
 import (
 	"context"
-	"strconv"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,7 +12,6 @@ import (
 // The fencing cases.
 var fencingCases = []testCase{
 	{"FencingTokensIncrease", 3, testFencingIncrease, false},
-	{"FencingSurvivesSingleNodeLoss", 5, testFencingNodeLoss, false},
 }
 
 func testFencingIncrease(f *Fixture) {
@@ -55,26 +52,4 @@ func testFencingIncrease(f *Fixture) {
 		assert.Zero(f.T, core.FenceOf(ctx), "no token without WithFencing")
 		return nil
 	}))
-}
-
-// testFencingNodeLoss loses and restarts (empty) each node of five in turn;
-// tokens keep increasing, since every quorum shares a node with the last.
-func testFencingNodeLoss(f *Fixture) {
-	l := f.Locker(core.WithFencing(), core.WithNodeTimeout(200*time.Millisecond))
-	var last uint64
-	take := func(what string) {
-		f.T.Helper()
-		m := l.NewMutex("fenced")
-		require.NoError(f.T, m.Lock(f.Ctx), what)
-		require.Greater(f.T, m.Fence(), last, what)
-		last = m.Fence()
-		require.NoError(f.T, m.Unlock(f.Ctx), what)
-	}
-	take("all up")
-	for i, s := range f.Servers {
-		s.Kill()
-		take("node " + strconv.Itoa(i) + " down")
-		require.NoError(f.T, s.Restart())
-		take("node " + strconv.Itoa(i) + " restarted empty")
-	}
 }

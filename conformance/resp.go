@@ -62,19 +62,68 @@ func (c *Conn) Do(ctx context.Context, args ...string) (any, error) {
 		}
 		c.nc, c.rd = nc, bufio.NewReader(nc)
 	}
+	nc := c.nc
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) }) // cancellation ends the exchange
 	v, err := c.exchange(deadline, args)
+	stop()
 	var re RedisError
 	if err != nil && !errors.As(err, &re) {
 		c.nc.Close()
 		c.nc = nil
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 	}
 	return v, err
 }
 
-func (c *Conn) exchange(deadline time.Time, args []string) (any, error) {
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return nil, err
+// Subscribe subscribes the connection to the channels matching pattern
+// (PSUBSCRIBE), calls ready once the server confirmed it, then deliver with
+// the channel of every message, until ctx ends (it returns nil) or the
+// connection breaks (it returns the error). The connection is closed when
+// Subscribe returns; a later Do dials a new one.
+func (c *Conn) Subscribe(ctx context.Context, pattern string, ready func(), deliver func(channel string)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nc == nil {
+		d := net.Dialer{Timeout: 5 * time.Second}
+		nc, err := d.DialContext(ctx, "tcp", c.addr)
+		if err != nil {
+			return err
+		}
+		c.nc, c.rd = nc, bufio.NewReader(nc)
 	}
+	nc := c.nc
+	defer func() { nc.Close(); c.nc = nil }()
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := nc.Write(command("PSUBSCRIBE", pattern)); err != nil {
+		return err
+	}
+	for {
+		v, err := readReply(c.rd)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		msg, _ := v.([]any)
+		if len(msg) == 0 {
+			continue
+		}
+		switch kind, _ := msg[0].(string); {
+		case kind == "psubscribe":
+			ready()
+		case kind == "pmessage" && len(msg) == 4:
+			ch, _ := msg[2].(string)
+			deliver(ch)
+		}
+	}
+}
+
+// command encodes args as a RESP array of bulk strings.
+func command(args ...string) []byte {
 	buf := make([]byte, 0, 64)
 	buf = append(buf, '*')
 	buf = strconv.AppendInt(buf, int64(len(args)), 10)
@@ -86,7 +135,14 @@ func (c *Conn) exchange(deadline time.Time, args []string) (any, error) {
 		buf = append(buf, a...)
 		buf = append(buf, '\r', '\n')
 	}
-	if _, err := c.nc.Write(buf); err != nil {
+	return buf
+}
+
+func (c *Conn) exchange(deadline time.Time, args []string) (any, error) {
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	if _, err := c.nc.Write(command(args...)); err != nil {
 		return nil, err
 	}
 	return readReply(c.rd)

@@ -1,37 +1,71 @@
--- acquire: take the lock, or refresh it for its owner.
+-- acquire: take the lock for an owner, or refresh it for the owner that
+-- holds it.
 --
 -- KEYS[1]  the lock key
 -- KEYS[2]  with fencing only: the lock's fencing counter
--- ARGV[1]  the owner prefix (owner ID followed by "|")
--- ARGV[2]  this round's nonce: 16 hex digits, increasing within a host
+-- ARGV[1]  the owner prefix P (the owner ID followed by "|")
+-- ARGV[2]  the claim c: 16 hex digits, the round's nonce (mode 0 and 1)
+--          or the claim of the holding being refreshed (mode 2)
 -- ARGV[3]  the TTL in milliseconds
--- ARGV[4]  "1" when the owner may refresh a lock it holds, "0" when not
+-- ARGV[4]  the mode: "0" take the lock, never refresh; "1" take it, or
+--          refresh it if P holds it; "2" refresh the holding whose claim
+--          is c (the caller holds the lock)
 --
--- The stored value is ARGV[1] .. ARGV[2]. Returns 1 when the lock was free
--- and is now ours, 2 when our owner held it (the TTL is reset, and the value
--- carries the newer of the two nonces), 0 when another owner holds it.
--- With fencing, returns {that status, the node's fencing counter}.
-local function reply(status)
-  if KEYS[2] then
-    return {status, tonumber(redis.call('GET', KEYS[2]) or '0')}
+-- The value at the lock key is P .. claims .. F .. k: the claims are k
+-- nonces of 16 hex digits, one for each round of P that wrote the key and
+-- was neither undone (undo.lua) nor released (release.lua) since; F is the
+-- fencing token committed on the key (16 hex digits, zeros until one is,
+-- see fence.lua); k is 2 hex digits. The key is deleted when its last
+-- claim goes. A round's failed attempt thus takes away its own claim
+-- only, never what another round of the owner wrote or refreshed.
+--
+-- Returns 1 when the key was free and is now P's with the single claim c
+-- (the TTL set), 2 when P held it and refreshing is allowed (the TTL is
+-- reset and c added to the claims), 0 when another owner holds it, or P
+-- does in mode 0. With fencing it returns {that status, the counter (0
+-- when missing), F when the key is now P's, else ""}.
+--
+-- Safe to repeat: a repeat finds c among the claims and returns 1 again
+-- in modes 0 and 1 when c is the only claim (2 when other rounds have
+-- joined since), and 2 in mode 2.
+local v = redis.call('GET', KEYS[1])
+local p, c, mode = ARGV[1], ARGV[2], ARGV[4]
+local status, token = 0, ''
+local claims, f
+if v and #v >= #p + 18 and string.sub(v, 1, #p) == p then
+  local k = tonumber(string.sub(v, -2), 16)
+  if k and #v == #p + 16 * k + 18 then
+    claims, f = string.sub(v, #p + 1, #p + 16 * k), string.sub(v, -18, -3)
   end
-  return status
 end
-
-if redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'NX', 'PX', ARGV[3]) then
-  return reply(1)
-end
-if ARGV[4] == '1' then
-  local v = redis.call('GET', KEYS[1])
-  if v and #v == #ARGV[1] + 16 and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
-    -- Keep the newest nonce: a round that arrives late must not make a
-    -- newer acquisition look old to a release of nonces up to its own.
-    if string.sub(v, #ARGV[1] + 1) < ARGV[2] then
-      redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'PX', ARGV[3])
-    else
-      redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if not v then
+  f = '0000000000000000'
+  redis.call('SET', KEYS[1], p .. c .. f .. '01', 'PX', ARGV[3])
+  status = 1
+elseif claims then
+  local held = false
+  for i = 1, #claims, 16 do
+    if string.sub(claims, i, i + 15) == c then held = true end
+  end
+  if held and mode ~= '2' then
+    status = (#claims == 16) and 1 or 2
+  elseif mode == '0' then
+    status = 0
+  else
+    status = 2
+  end
+  if status ~= 0 then
+    if not held then
+      if #claims >= 16 * 255 then
+        return redis.error_reply('redlock: too many claims on ' .. KEYS[1])
+      end
+      claims = claims .. c
     end
-    return reply(2)
+    redis.call('SET', KEYS[1], p .. claims .. f .. string.format('%02x', #claims / 16), 'PX', ARGV[3])
   end
 end
-return reply(0)
+if KEYS[2] then
+  if status ~= 0 then token = f end
+  return {status, tonumber(redis.call('GET', KEYS[2]) or '0'), token}
+end
+return status

@@ -26,11 +26,11 @@ func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Contex
 	if fence := m.Fence(); fence != 0 {
 		fctx = context.WithValue(fctx, fenceKey{}, fence)
 	}
-	m.onEnd(cancel)
+	m.whenEnded(cancel)
 	defer func() {
 		lost := context.Cause(fctx)
 		cancel(nil)
-		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.timeout()*2)
+		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), m.pol.nodeTimeout*2)
 		defer ucancel()
 		uerr := m.Unlock(uctx)
 		switch {

@@ -10,24 +10,58 @@
 //
 //	validity = TTL − elapsed − (TTL × drift factor + 2ms)
 //
-// and a round that did not acquire releases every node it may have written.
+// and a round that did not acquire takes back what it wrote.
 //
 // The value at the lock key names its owner (see package granularity). With
 // refresh on, the default, an owner that already holds a lock acquires it
 // again with a fresh TTL.
 //
+// # Writes and cleanups
+//
+// Every round knows what it may have written, and a failed round undoes
+// only that. The value at a lock key holds its owner and a set of claims:
+// one for each round of the owner that wrote the key and has been neither
+// undone nor released. An acquisition adds its round's claim (a nonce that
+// increases within the process and follows the clock across processes); a
+// refresh by the holding that a Mutex has reuses the holding's claim; a
+// failed acquisition removes its own claim on every node that may have run
+// it, and the key goes only when no claim is left. So a failed round never
+// deletes a key that an earlier holding, a concurrent round or another
+// handle of a shared owner also claims; a failed refresh leaves the
+// holding as it was, valid until its old Until. Unlock removes the claims
+// made before it began, so a release still in flight never deletes a later
+// acquisition. A node may run a script and then fail to answer (the Node
+// contract's "outcome unknown"); every script is safe to repeat, and core
+// repeats a call once when its connection broke. What each node may hold
+// after each reply is lost, late or an error, and the model that checks
+// it, are in the repository's model folder.
+//
 // # Contention
 //
-// Once a Mutex has met another owner, its rounds ask the lock's gate node
-// first and stop there if it refuses, so that contenders meet at one node
-// instead of splitting the votes. The Locks of one process that wait on one
-// lock queue up and are woken one at a time by the release notifications
-// of nodes that implement Subscriber, and a holder that unlocks hands the
-// lock to the first waiter of its own Locker in one round (see Mutex.Lock
-// and Mutex.Unlock).
+// Once a round of a lock has met another owner, its rounds ask the lock's
+// gate node first and stop there if it refuses, so that contenders meet at
+// one node instead of splitting the votes. The Locks of one process that
+// wait on one lock queue up and are woken one at a time by the release
+// notifications of nodes that implement Subscriber, and a holder that
+// unlocks hands the lock to the first waiter of its own Locker in one
+// round (see Mutex.Lock and Mutex.Unlock).
 //
 // Rounds return as soon as their outcome is decided and finish the rest in
 // the background; call Locker.Wait before closing the nodes' clients.
+//
+// # Fencing
+//
+// With WithFencing, an acquisition reads every node's counter with its
+// grant (waiting for all nodes within the node timeout), takes T = 1 + the
+// highest, and commits counter = max(counter, T) where it holds the lock.
+// It hands out T only once a quorum plus one node (all nodes, up to four)
+// confirmed within the validity. Every two such sets and the quorum of a
+// later acquisition share two nodes, so tokens strictly increase even when
+// one node loses its counters (restarts without its data) between two
+// acquisitions; two such losses between them can make a token repeat.
+// WithDurableCounters commits on a bare quorum instead, for nodes whose
+// counters survive restarts. A refresh keeps the token only when a quorum
+// refreshed keys on which that token was committed.
 //
 // # Safety limits
 //
@@ -44,7 +78,8 @@
 //   - Persistence and restarts. A node that restarts without its data
 //     forgets the locks it granted; another owner can then win a quorum that
 //     overlaps the holder's. Run nodes with AOF and fsync=always, or keep a
-//     restarted node out for longer than the longest TTL.
+//     restarted node out for longer than the longest TTL. Fencing counters
+//     survive one such restart between two acquisitions (see Fencing).
 //   - Independence. Nodes must be independent masters, not replicas of one
 //     another: replication is asynchronous, and a failover can lose a lock.
 package core

@@ -1,7 +1,10 @@
 package core
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -19,6 +22,12 @@ var (
 	// ErrNotHeld means Unlock or Extend was called for a lock that this
 	// owner does not hold on a quorum of nodes.
 	ErrNotHeld = errors.New("redlock: not held")
+
+	// ErrNotReleased means Unlock could not tell whether the lock was
+	// released: so few nodes answered that a quorum may still hold it.
+	// Those nodes keep it until its TTL ends, or until a later Unlock
+	// reaches them.
+	ErrNotReleased = errors.New("redlock: release not confirmed")
 
 	// ErrNotExtended means an extension was not confirmed by a quorum of
 	// nodes in time, but the lock is still held until Mutex.Until().
@@ -86,4 +95,34 @@ func addCause(err, cause error) error {
 		return &opError{name: oe.name, errs: append(oe.errs[:len(oe.errs):len(oe.errs)], cause)}
 	}
 	return errors.Join(err, cause)
+}
+
+// brokenConn reports whether err says that the connection broke before the
+// reply came back, so that a repeat on another connection may succeed: the
+// end of the stream (io.EOF: the server closed it, as a restart does) or a
+// reset, abort or broken pipe. Every client here returns these as the
+// standard library made them. Timeouts, cancellation, a connection that
+// could not be made (nothing was sent, and a repeat at once fails again)
+// and error replies are not broken connections.
+func brokenConn(err error) bool {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false // nothing was sent: the node is not taking connections
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	for _, errno := range brokenErrnos {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }

@@ -48,14 +48,6 @@ type Event struct {
 	HandOver bool
 }
 
-// WithEvents sets a function called for each Event of the lock, from the
-// goroutine that caused it (the caller's, the keep-alive goroutine's, or
-// for a lock handed over, the Unlock caller's). It
-// must be quick and must not call the Mutex. The default is none.
-func WithEvents(fn func(Event)) Option {
-	return func(o *options) { o.events = fn }
-}
-
 // SlogEvents returns an events function (see WithEvents) that logs each
 // Event to logger: failures and losses at Warn, the rest at Debug.
 func SlogEvents(logger *slog.Logger) func(Event) {
@@ -75,12 +67,5 @@ func SlogEvents(logger *slog.Logger) func(Event) {
 			attrs = append(attrs, slog.Bool("hand_over", true))
 		}
 		logger.LogAttrs(context.Background(), level, "redlock: "+e.Kind.String(), attrs...)
-	}
-}
-
-func (m *Mutex) emit(e Event) {
-	if m.opts.events != nil {
-		e.Name = m.name
-		m.opts.events(e)
 	}
 }

@@ -1,17 +1,28 @@
--- fence: commit a fencing token where our owner still holds the lock.
+-- fence: commit a fencing token where the owner still holds the lock.
 --
 -- KEYS[1]  the lock key
 -- KEYS[2]  the lock's fencing counter (no TTL; same hash slot as KEYS[1])
--- ARGV[1]  the owner prefix
--- ARGV[2]  the token T: the counter becomes max(counter, T)
+-- ARGV[1]  the owner prefix P
+-- ARGV[2]  the token T, in decimal
+-- ARGV[3]  the token T, as 16 hex digits
 --
--- Returns 1 when the lock was ours and the counter is now at least T, 0
--- when the lock was missing or held by another owner (nothing changed).
+-- When the key is P's (see acquire.lua for its value), the counter becomes
+-- max(counter, T) and the key's token F becomes max(F, T), its TTL
+-- unchanged, and it returns 1: an acquisition that later refreshes this
+-- key and finds T there knows that the key has been P's since T was
+-- committed. Returns 0, changing nothing, when the key is missing or
+-- another owner's.
+--
+-- Safe to repeat: both are maxima.
 local v = redis.call('GET', KEYS[1])
-if v and #v == #ARGV[1] + 16 and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
-  if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then
-    redis.call('SET', KEYS[2], ARGV[2])
-  end
-  return 1
+local p = ARGV[1]
+if not v or #v < #p + 18 or string.sub(v, 1, #p) ~= p then return 0 end
+local k = tonumber(string.sub(v, -2), 16)
+if not k or #v ~= #p + 16 * k + 18 then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[2])
 end
-return 0
+if string.sub(v, -18, -3) < ARGV[3] then
+  redis.call('SETRANGE', KEYS[1], #v - 18, ARGV[3])
+end
+return 1

@@ -8,36 +8,12 @@ import (
 	"time"
 )
 
-// lease is one holding of a lock by a Mutex: from the acquisition that
-// took it to Unlock or loss. Its fields are guarded by the keeper's mutex.
-type lease struct {
-	m      *Mutex
-	prefix string
-	start  time.Time // when the lease was acquired, for the hold cap
-	until  time.Time // end of validity
-	extend bool      // keep it alive; false: only watch for the end of validity
-	next   time.Time // next extension round
-	count  int       // extensions confirmed
-
-	at       time.Time // position in the keeper's heap
-	index    int       // in the heap; -1 when not in it
-	inFlight bool      // an extension round is running
-	ended    bool
-	done     chan struct{} // closed when the lease ends
-	err      error         // why it ended
-	onEnd    []func(error)
-}
-
-// lossAt is when the lease must be declared lost unless extended: a guard
-// of one node timeout before the validity ends, so that the holder hears of
-// the loss while the lock is still its own.
-func (l *lease) lossAt() time.Time { return l.until.Add(-l.m.opts.timeout()) }
-
 // keeper keeps the leases of one Locker alive: one goroutine for all of
 // them, running while there is a lease to watch, and extension rounds that
-// send the due leases to each node in one pipelined batch.
+// send the due leases to each node in one pipelined batch. Each lease's
+// timing comes from its own policy.
 type keeper struct {
-	l       *Locker
+	s       *nodeSet
 	mu      sync.Mutex
 	heap    leaseHeap
 	running bool
@@ -47,23 +23,19 @@ type keeper struct {
 }
 
 type extendResult struct {
-	lease *lease
-	ok    int     // nodes that confirmed
-	no    int     // nodes that answered: not ours
-	story []error // node errors
-	start time.Time
-	end   time.Time
+	lease      *lease
+	t          tally
+	start, end time.Time
 }
 
-func newKeeper(l *Locker) *keeper {
-	return &keeper{l: l, wake: make(chan struct{}, 1), results: make(chan []extendResult)}
+func newKeeper(s *nodeSet) *keeper {
+	return &keeper{s: s, wake: make(chan struct{}, 1), results: make(chan []extendResult)}
 }
 
 // add starts watching ls.
 func (k *keeper) add(ls *lease) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	ls.index = -1
 	k.schedule(ls)
 	if !k.running {
 		k.running = true
@@ -73,53 +45,43 @@ func (k *keeper) add(ls *lease) {
 	}
 }
 
-// update records a new validity for ls after a refresh or a manual Extend.
-// It reports false when ls has already ended.
-func (k *keeper) update(ls *lease, until time.Time, now time.Time) bool {
+// reschedule moves ls to its next event after its validity or extension
+// plan changed.
+func (k *keeper) reschedule(ls *lease) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if ls.ended {
-		return false
-	}
-	ls.until = until
-	ls.next = now.Add(ls.m.opts.extendEvery())
-	if !ls.inFlight {
+	if ls.index >= 0 || !ls.inFlight {
 		k.schedule(ls)
 		k.poke()
 	}
-	return true
 }
 
-// end stops watching ls and closes its done channel with err.
-func (k *keeper) end(ls *lease, err error) {
+// remove stops watching ls.
+func (k *keeper) remove(ls *lease) {
 	k.mu.Lock()
-	fns := k.endLocked(ls, err)
-	k.mu.Unlock()
-	for _, fn := range fns {
-		fn(err)
-	}
-}
-
-func (k *keeper) endLocked(ls *lease, err error) []func(error) {
-	if ls.ended {
-		return nil
-	}
-	ls.ended, ls.err = true, err
+	defer k.mu.Unlock()
 	if ls.index >= 0 {
 		heap.Remove(&k.heap, ls.index)
 	}
-	close(ls.done)
 	k.poke()
-	return ls.onEnd
 }
 
 // schedule puts ls in the heap at its next event: an extension, or the
-// moment it must be declared lost.
+// moment it must be declared lost. Callers hold k.mu.
 func (k *keeper) schedule(ls *lease) {
-	at := ls.lossAt()
+	ls.mu.Lock()
+	if ls.ended {
+		ls.mu.Unlock()
+		if ls.index >= 0 {
+			heap.Remove(&k.heap, ls.index)
+		}
+		return
+	}
+	at := ls.pol.lossAt(ls.until)
 	if ls.extend && !ls.inFlight && ls.next.Before(at) {
 		at = ls.next
 	}
+	ls.mu.Unlock()
 	ls.at = at
 	if ls.index >= 0 {
 		heap.Fix(&k.heap, ls.index)
@@ -140,25 +102,29 @@ func (k *keeper) loop() {
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		var due []*lease
-		var lost []*lease
+		var due, lost, later []*lease
 		k.mu.Lock()
 		if len(k.heap) == 0 && k.batches == 0 {
 			k.running = false
 			k.mu.Unlock()
 			return
 		}
-		// Leases due within a quarter period join this round, so that
-		// locks taken at different moments share their round trips.
-		horizon := now.Add(k.l.opts.extendEvery() / 4)
-		var later []*lease
-		for len(k.heap) > 0 && !k.heap[0].at.After(horizon) {
+		// A lease whose extension is due within a quarter of its own period
+		// joins this round, so that locks taken at different moments share
+		// their round trips.
+		for len(k.heap) > 0 && !k.heap[0].at.After(now.Add(k.heap[0].pol.every/4)) {
 			ls := heap.Pop(&k.heap).(*lease)
+			ls.mu.Lock()
+			lossAt, ended := ls.pol.lossAt(ls.until), ls.ended
+			extension := ls.extend && !ls.inFlight && ls.next.Before(lossAt)
+			ls.mu.Unlock()
 			switch {
-			case !now.Before(ls.lossAt()):
+			case ended:
+				// Unlock or a loss ended it: it leaves the schedule.
+			case !now.Before(lossAt):
 				lost = append(lost, ls)
-			case ls.inFlight || !ls.extend:
-				later = append(later, ls) // only its loss time is due soon
+			case !extension:
+				later = append(later, ls) // only its loss time is near
 			default:
 				ls.inFlight = true
 				due = append(due, ls)
@@ -178,9 +144,9 @@ func (k *keeper) loop() {
 		k.mu.Unlock()
 
 		for _, ls := range lost {
-			err := ls.m.lossError(ls, nil)
-			k.end(ls, err)
-			ls.m.emit(Event{Kind: Lost, Err: err})
+			err := ls.lossError(nil)
+			ls.end(err)
+			ls.pol.emit(ls.t.name, Event{Kind: Lost, Err: err})
 		}
 		if len(due) > 0 {
 			go k.extendRound(due)
@@ -201,28 +167,54 @@ func (k *keeper) loop() {
 	}
 }
 
-// extendRound sends the extend script for every lease in batch to every
-// node, one pipelined batch per node, all nodes in parallel.
+// extendRound sends the extend call of every lease in batch to every
+// node, one pipelined batch per node, all nodes in parallel, and repeats
+// once the calls whose connection broke.
 func (k *keeper) extendRound(batch []*lease) {
-	nodes := k.l.nodes
-	timeout := batch[0].m.opts.timeout()
+	nodes := k.s.nodes
+	timeout := batch[0].pol.nodeTimeout
 	for _, ls := range batch[1:] {
-		timeout = min(timeout, ls.m.opts.timeout())
+		timeout = min(timeout, ls.pol.nodeTimeout)
+	}
+	ext := make([]*call, len(batch))
+	for j, ls := range batch {
+		ext[j] = extendCall(ls.t, ls.pol, ls.prefix)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	calls := make([][]Call, len(nodes))
+	repeated := make([][]bool, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		calls[i] = make([]Call, len(batch))
-		for j, ls := range batch {
-			calls[i][j] = Call{Script: extendScript, Keys: ls.m.keys[:1], Args: []string{ls.prefix, ls.m.ttlms}}
+		repeated[i] = make([]bool, len(batch))
+		for j, c := range ext {
+			calls[i][j] = Call{Script: c.script, Keys: c.keys, Args: c.args}
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			evalBatch(ctx, n, calls[i])
+			for range maxRepeats { // the calls whose connection broke, again (see nodeSet.eval)
+				var again []int
+				for j, c := range calls[i] {
+					if c.Err != nil && brokenConn(c.Err) && ctx.Err() == nil {
+						again = append(again, j)
+					}
+				}
+				if len(again) == 0 {
+					break
+				}
+				retry := make([]Call, len(again))
+				for x, j := range again {
+					retry[x] = Call{Script: calls[i][j].Script, Keys: calls[i][j].Keys, Args: calls[i][j].Args}
+				}
+				evalBatch(ctx, n, retry)
+				for x, j := range again {
+					calls[i][j], repeated[i][j] = retry[x], true
+				}
+			}
 		}()
 	}
 	wg.Wait()
@@ -230,23 +222,18 @@ func (k *keeper) extendRound(batch []*lease) {
 	results := make([]extendResult, len(batch))
 	for j, ls := range batch {
 		r := extendResult{lease: ls, start: start, end: end}
+		r.t.replies, r.t.answered = make([]reply, len(nodes)), make([]bool, len(nodes))
 		for i, n := range nodes {
 			c := calls[i][j]
-			switch {
-			case c.Err != nil:
+			if c.Err != nil {
 				err := c.Err
 				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					err = ErrNodeTimeout
 				}
-				r.story = append(r.story, &NodeError{Addr: n.Addr(), Err: err})
-			case c.Reply == int64(1):
-				r.ok++
-			case c.Reply == int64(0):
-				r.no++
-				r.story = append(r.story, &NodeError{Addr: n.Addr(), Err: ErrNotHeld})
-			default:
-				r.story = append(r.story, &NodeError{Addr: n.Addr(), Err: errUnexpected(c.Reply, extendScript)})
+				r.t.add(i, reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: err}})
+				continue
 			}
+			r.t.add(i, ext[j].decode(n.Addr(), c.Reply, repeated[i][j]))
 		}
 		results[j] = r
 	}
@@ -255,51 +242,81 @@ func (k *keeper) extendRound(batch []*lease) {
 
 // apply records the outcome of an extension round.
 func (k *keeper) apply(rs []extendResult) {
-	var ended []func()
+	var after []func()
 	k.mu.Lock()
 	k.batches--
 	for _, r := range rs {
 		ls := r.lease
 		ls.inFlight = false
+		ls.mu.Lock()
 		if ls.ended {
+			ls.mu.Unlock()
 			continue
 		}
-		m, q, n := ls.m, k.l.quorum, len(k.l.nodes)
-		validity := m.opts.ttl - r.end.Sub(r.start) - m.opts.drift()
-		switch {
-		case r.ok >= q && validity > 0 && r.end.Before(ls.until):
-			ls.until = r.start.Add(validity)
+		verdict, until := k.s.judgeExtension(&r.t, ls.pol, r.start, r.end, ls.until)
+		switch verdict {
+		case extensionConfirmed:
+			ls.until = until
 			ls.count++
-			ls.next = r.start.Add(m.opts.extendEvery())
-			if m.capped(ls) {
+			ls.next = r.start.Add(ls.pol.every)
+			if ls.pol.capped(ls.start, ls.next, ls.count) {
 				ls.extend = false
 			}
-			m.setUntil(ls, ls.until)
-			ended = append(ended, func() { m.emit(Event{Kind: Extended, Nodes: r.ok, Took: r.end.Sub(r.start), Until: ls.until}) })
-		case r.no > n-q:
-			err := m.lossError(ls, r.story)
-			fns := k.endLocked(ls, err)
-			ended = append(ended, func() {
-				for _, fn := range fns {
-					fn(err)
-				}
-				m.emit(Event{Kind: Lost, Nodes: r.ok, Took: r.end.Sub(r.start), Err: err})
+			ls.mu.Unlock()
+			after = append(after, func() {
+				ls.pol.emit(ls.t.name, Event{Kind: Extended, Nodes: r.t.yes, Took: r.end.Sub(r.start), Until: until})
+			})
+		case extensionNotOurs, extensionTooLate:
+			ls.mu.Unlock()
+			err := ls.lossError(r.t.errs)
+			after = append(after, func() {
+				ls.end(err)
+				ls.pol.emit(ls.t.name, Event{Kind: Lost, Nodes: r.t.yes, Took: r.end.Sub(r.start), Err: err})
 			})
 			continue
 		default:
-			// Transient: try again soon, while the validity lasts.
-			ls.next = r.end.Add(max(m.opts.extendEvery()/8, time.Millisecond))
-			story := r.story
-			ended = append(ended, func() {
-				m.emit(Event{Kind: ExtendFailed, Nodes: r.ok, Took: r.end.Sub(r.start), Until: ls.until, Err: errors.Join(story...)})
+			// Not confirmed: try again soon, while the validity lasts.
+			ls.next = r.end.Add(max(ls.pol.every/8, time.Millisecond))
+			until := ls.until
+			ls.mu.Unlock()
+			errs := r.t.errs
+			after = append(after, func() {
+				ls.pol.emit(ls.t.name, Event{Kind: ExtendFailed, Nodes: r.t.yes, Took: r.end.Sub(r.start), Until: until, Err: errors.Join(errs...)})
 			})
 		}
 		k.schedule(ls)
 	}
 	k.mu.Unlock()
-	for _, fn := range ended {
+	for _, fn := range after {
 		fn()
 	}
+}
+
+// extension is what an extension round means for a holding.
+type extension int
+
+const (
+	extensionUnconfirmed extension = iota // too few answered: the holding stands until its validity ends
+	extensionConfirmed                    // a quorum confirmed within the validity
+	extensionNotOurs                      // so many answered "not ours" that no quorum holds it
+	extensionTooLate                      // the validity ended before a quorum confirmed
+)
+
+// judgeExtension reads an extension round begun at start and decided at
+// end, for a holding valid until until (zero when the caller holds none),
+// and returns the verdict and, when confirmed, the new end of validity.
+// The keeper and Mutex.Extend share it.
+func (s *nodeSet) judgeExtension(t *tally, p *policy, start, end, until time.Time) (extension, time.Time) {
+	validity := p.validity(start, end)
+	switch {
+	case !until.IsZero() && !end.Before(until):
+		return extensionTooLate, time.Time{}
+	case t.yes >= s.quorum && validity > 0:
+		return extensionConfirmed, start.Add(validity)
+	case t.no > len(s.nodes)-s.quorum:
+		return extensionNotOurs, time.Time{}
+	}
+	return extensionUnconfirmed, time.Time{}
 }
 
 // leaseHeap orders leases by their next event.

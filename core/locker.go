@@ -1,12 +1,11 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/redlock-go/redlock/granularity"
@@ -16,20 +15,17 @@ import (
 // for its locks. It is the factory of Mutex values and is safe for
 // concurrent use.
 type Locker struct {
-	nodes      []Node
-	quorum     int
-	opts       options
-	keeper     *keeper
-	deployment string  // the nodes' sorted addresses: Lockers over the same servers share wait queues
-	byAddr     []int   // node indexes in the order of their addresses
-	pending    pending // node calls running in the background (see Wait)
+	c    *cluster
+	opts options
+	pol  *policy // opts resolved: the policy of a Mutex made without options
 }
 
 // New returns a Locker over nodes, independent Redis masters, with opts as
 // the defaults of every lock it makes.
 //
 // It returns an error, and no Locker, when nodes is empty, holds a nil Node,
-// holds two Nodes with the same Addr, or when an option is invalid.
+// holds two Nodes with the same Addr, or when an option is invalid or the
+// options cannot work together (see WithNodeTimeout).
 func New(nodes []Node, opts ...Option) (*Locker, error) {
 	if len(nodes) == 0 {
 		return nil, errors.New("redlock: no nodes")
@@ -49,61 +45,56 @@ func New(nodes []Node, opts ...Option) (*Locker, error) {
 	if err := o.apply(opts); err != nil {
 		return nil, err
 	}
-	addrs := slices.Sorted(maps.Keys(seen))
-	l := &Locker{nodes: slices.Clone(nodes), quorum: len(nodes)/2 + 1, opts: o, deployment: strings.Join(addrs, ",")}
-	for _, addr := range addrs {
-		l.byAddr = append(l.byAddr, seen[addr])
+	pol, err := o.resolve(len(nodes))
+	if err != nil {
+		return nil, err
 	}
-	l.keeper = newKeeper(l)
-	return l, nil
+	addrs := slices.Sorted(maps.Keys(seen))
+	c := &cluster{nodeSet: newNodeSet(slices.Clone(nodes)), deployment: strings.Join(addrs, ",")}
+	for _, addr := range addrs {
+		c.byAddr = append(c.byAddr, seen[addr])
+	}
+	c.keeper = newKeeper(&c.nodeSet)
+	return &Locker{c: c, opts: o, pol: pol}, nil
 }
 
 // Nodes returns the Locker's nodes, in the order given to New.
-func (l *Locker) Nodes() []Node { return slices.Clone(l.nodes) }
+func (l *Locker) Nodes() []Node { return slices.Clone(l.c.nodes) }
 
 // Quorum is the number of nodes that must agree: N/2+1.
-func (l *Locker) Quorum() int { return l.quorum }
+func (l *Locker) Quorum() int { return l.c.quorum }
 
 // NewMutex returns a handle for the lock called name, with opts overriding
 // the Locker's defaults. It does not touch the network.
 //
-// An empty name or an invalid option does not panic: every method of the
-// returned Mutex then returns that error.
+// An empty name, an invalid option or options that cannot work together
+// (see WithNodeTimeout) do not panic: every method of the returned Mutex
+// then returns that error.
 func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
-	o := l.opts
-	err := o.apply(opts)
-	if name == "" {
-		err = errNoName
+	m := &Mutex{c: l.c, t: l.c.target(name), pol: l.pol, handle: granularity.Random()}
+	if len(opts) > 0 {
+		o := l.opts
+		m.err = o.apply(opts)
+		if m.err == nil {
+			m.pol, m.err = o.resolve(len(l.c.nodes))
+		}
 	}
-	m := &Mutex{
-		locker: l,
-		name:   name,
-		keys:   []string{Key(name), FenceKey(name)},
-		opts:   o,
-		err:    err,
-		handle: granularity.Random(),
-		ttlms:  strconv.FormatInt(o.ttl.Milliseconds(), 10),
-		gate:   l.gateOf(name),
+	if name == "" {
+		m.err = errNoName
 	}
 	return m
 }
 
-// Key returns the Redis key that holds the lock called name on every node:
-// "redlock:{" + name + "}". The braces make it a cluster hash tag, so keys
-// that belong to one lock share a slot.
-func Key(name string) string { return "redlock:{" + name + "}" }
-
-// FenceKey returns the Redis key of the fencing counter of the lock called
-// name (see WithFencing): an integer with no TTL, in the same cluster hash
-// slot as Key(name).
-func FenceKey(name string) string { return Key(name) + ":fence" }
-
-// gateOf returns the gate node of the lock called name (see
-// Mutex.TryLock). It depends on the name and the nodes' addresses, not on
-// their order, so that processes that list the nodes in different orders
-// still meet at the same gate; names are spread over the nodes.
-func (l *Locker) gateOf(name string) int {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	return l.byAddr[h.Sum32()%uint32(len(l.nodes))]
-}
+// Wait blocks until every node call of the Locker's Mutexes that was still
+// running in the background has finished, or until ctx ends (it then
+// returns ctx.Err()).
+//
+// Rounds return as soon as their outcome is decided, and finish the rest
+// in the background: a node that answers after a failed round is released
+// again, an acquire still in flight at Unlock is released when it lands,
+// and Unlock returns once a quorum has released, with the other releases
+// on their way. Each of those calls is bounded by the node timeout. A
+// program that closes its Redis clients or exits right after Unlock can cut
+// them off and leave a key on a minority of nodes until its TTL; call Wait
+// first.
+func (l *Locker) Wait(ctx context.Context) error { return l.c.pending.wait(ctx) }

@@ -26,6 +26,7 @@ type options struct {
 	maxExtend   int           // 0: no cap
 	events      func(Event)
 	fencing     bool
+	durable     bool  // fencing counters survive restarts: commit on a bare quorum
 	err         error // the first invalid option
 }
 
@@ -45,7 +46,7 @@ func (o *options) fail(format string, args ...any) {
 	}
 }
 
-// apply applies opts and checks the result.
+// apply applies opts, and returns the first invalid one's error.
 func (o *options) apply(opts []Option) error {
 	for _, opt := range opts {
 		if opt == nil {
@@ -54,48 +55,13 @@ func (o *options) apply(opts []Option) error {
 		}
 		opt(o)
 	}
-	if o.err != nil {
-		return o.err
-	}
-	if o.nodeTimeout >= o.ttl {
-		return fmt.Errorf("redlock: node timeout %v must be shorter than the TTL %v", o.nodeTimeout, o.ttl)
-	}
-	if o.every >= o.ttl {
-		return fmt.Errorf("redlock: keep-alive period %v must be shorter than the TTL %v", o.every, o.ttl)
-	}
-	return nil
-}
-
-// extendEvery is the keep-alive period.
-func (o *options) extendEvery() time.Duration {
-	if o.every > 0 {
-		return o.every
-	}
-	return o.ttl / 3
-}
-
-// timeout is the bound on one node's answer in one round.
-func (o *options) timeout() time.Duration {
-	if o.nodeTimeout > 0 {
-		return o.nodeTimeout
-	}
-	return min(max(o.ttl/20, time.Millisecond), 500*time.Millisecond)
-}
-
-// fullEvery is how often a Mutex whose rounds go through the gate node
-// makes one full parallel round instead: a quarter of the TTL, at most a
-// second.
-func (o *options) fullEvery() time.Duration {
-	return min(o.ttl/4, time.Second)
-}
-
-// drift is the clock-drift allowance subtracted from every validity window.
-func (o *options) drift() time.Duration {
-	return time.Duration(float64(o.ttl)*o.driftFactor) + 2*time.Millisecond
+	return o.err
 }
 
 // WithTTL sets how long a lock lives on its nodes unless extended or
-// released. The default is 10s. The TTL must be positive.
+// released. The default is 10s. It must be at least a millisecond, and
+// long enough for the node timeout and the keep-alive period: see
+// WithNodeTimeout.
 func WithTTL(ttl time.Duration) Option {
 	return positive("TTL", ttl, func(o *options) { o.ttl = ttl })
 }
@@ -147,10 +113,17 @@ func WithDriftFactor(factor float64) Option {
 
 // WithNodeTimeout bounds each node's answer in one round, so that a dead or
 // stopped node costs a round at most this long. The default is TTL/20,
-// capped at 500ms. It must be positive and shorter than the TTL. A Locker
-// of one node has no other node to wait for: its calls are bounded by their
-// context and the client's own timeouts, and a late answer leaves no
-// validity.
+// capped at 500ms. It must be positive, and
+//
+//	node timeout + keep-alive period < TTL − drift
+//
+// (drift = TTL × drift factor + 2ms; the keep-alive period is TTL/3 unless
+// WithKeepAliveEvery says otherwise): a holder is told of a loss a node
+// timeout before its validity ends, so a longer timeout would declare a
+// lock lost before its first extension is even tried. New and NewMutex
+// refuse options that break the rule. A Locker of one node has no other
+// node to wait for: its calls are bounded by their context and the
+// client's own timeouts, and a late answer leaves no validity.
 func WithNodeTimeout(d time.Duration) Option {
 	return positive("node timeout", d, func(o *options) { o.nodeTimeout = d })
 }
@@ -165,7 +138,8 @@ func WithKeepAlive(keepAlive bool) Option {
 }
 
 // WithKeepAliveEvery sets the keep-alive period. The default is TTL/3. It
-// must be positive and shorter than the TTL.
+// must be positive and leave room for the node timeout (see
+// WithNodeTimeout).
 func WithKeepAliveEvery(d time.Duration) Option {
 	return positive("keep-alive period", d, func(o *options) { o.every = d })
 }
@@ -184,12 +158,39 @@ func WithMaxExtensions(n int) Option {
 	return positive("max extensions", n, func(o *options) { o.maxExtend = n })
 }
 
+// WithEvents sets a function called for each Event of the lock, from the
+// goroutine that caused it (the caller's, the keep-alive goroutine's, or
+// for a lock handed over, the Unlock caller's). It
+// must be quick and must not call the Mutex. The default is none.
+func WithEvents(fn func(Event)) Option {
+	return func(o *options) { o.events = fn }
+}
+
 // WithFencing makes every acquisition also yield a fencing token (see
 // Mutex.Fence) that strictly increases across successive holders of the
 // lock. It costs one more round trip per acquisition, and a counter key per
 // lock name that never expires (FenceKey). The default is off.
+//
+// A fenced acquisition waits for every node's answer (within the node
+// timeout) so as to read all the counters it can, and hands out its token
+// only once it is committed on a quorum plus one node (all nodes, up to
+// four), so that one node that restarts without its data cannot make a
+// token repeat. With three nodes, a fenced acquisition thus needs all
+// three; with one node, an empty restart cannot be tolerated at all.
+// WithDurableCounters trades that tolerance for availability.
 func WithFencing() Option {
 	return func(o *options) { o.fencing = true }
+}
+
+// WithDurableCounters declares that no node ever loses its fencing
+// counters: every node runs with AOF and appendfsync always, and none is
+// replaced by one without its data. A fenced acquisition then commits its
+// token on a bare quorum, so that it works with as many nodes down as an
+// unfenced one. If a node does restart empty, a token can repeat. It has
+// effect only with WithFencing. The default is off: one empty restart is
+// tolerated.
+func WithDurableCounters() Option {
+	return func(o *options) { o.durable = true }
 }
 
 // positive returns an Option that calls set, or records an error when v

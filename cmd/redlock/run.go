@@ -431,13 +431,12 @@ func waitChild(pid int, out chan<- waitResult) {
 	}
 }
 
-// releaseLock releases the lock held by m, if any. A release that finds
-// the lock gone is reported: the command ran under the lock all the same,
-// since a loss during the run would have stopped it.
+// releaseLock releases the lock that m acquired, also after a loss, so
+// that nothing it still holds on some node waits for its TTL. A release
+// that finds the lock gone is reported unless the loss was: the command
+// ran under the lock all the same, since a loss during the run would have
+// stopped it.
 func releaseLock(m *core.Mutex, stderr io.Writer) {
-	if m.Until().IsZero() {
-		return
-	}
 	lost := m.Err() != nil // reported already
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()

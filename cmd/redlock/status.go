@@ -108,8 +108,9 @@ func readStatus(ctx context.Context, nodes []*node, name string) []nodeState {
 	return states
 }
 
-// fingerprint names the owner of a lock value (owner token, "|", nonce)
-// without revealing the token.
+// fingerprint names the owner of a lock value (owner token, "|", then
+// the claims, the token and their count in hex digits; see core's
+// acquire.lua) without revealing the token.
 func fingerprint(value string) string {
 	if i := strings.LastIndexByte(value, '|'); i >= 0 {
 		value = value[:i]

@@ -37,11 +37,14 @@
 //     quorum that overlaps the holder's, and the test asserts that it does:
 //     that is why the delayed restart is advised. Kept out for longer than
 //     the TTL, it cannot.
-//   - FenceCountersNeedPersistence: the delayed restart protects the lock
-//     but not the fencing counters. A server that restarts empty forgets its
-//     counter, and a later quorum that shares only that server with the last
-//     commit hands out a lower token; with AOF and appendfsync always,
-//     tokens keep increasing.
+//   - FenceCounters: the delayed restart protects the lock but not the
+//     fencing counters. A token is committed on a quorum plus one server,
+//     so one server that restarts empty leaves the counter on a server of
+//     every later quorum, and tokens keep increasing. With
+//     WithDurableCounters a token is committed on a bare quorum: a server
+//     that restarts empty can then be the only one a later quorum shares
+//     with the last commit, and a lower token is handed out, unless the
+//     servers run with AOF and appendfsync always.
 //
 // By default each campaign runs for seconds, so that a backend's whole run
 // stays well under a minute. The flag -faults.long runs them for minutes;

@@ -227,7 +227,14 @@ func allClients(n int) []int {
 	return out
 }
 
-// killedBetween reports whether a server was crashed in (from, to).
-func (d *driver) killedBetween(from, to time.Time) bool {
-	return slices.ContainsFunc(d.kills, func(k time.Time) bool { return k.After(from) && k.Before(to) })
+// killedTwiceBetween reports whether servers were crashed at least twice
+// in (from, to).
+func (d *driver) killedTwiceBetween(from, to time.Time) bool {
+	n := 0
+	for _, k := range d.kills {
+		if k.After(from) && k.Before(to) {
+			n++
+		}
+	}
+	return n >= 2
 }

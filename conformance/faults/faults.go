@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func Run(t *testing.T, h conformance.Harness) {
 		{"RefusedRoundsLeaveNothing", func(t *testing.T, ctx context.Context) { testRefusedRoundsLeaveNothing(t, ctx, h) }},
 		{"StalledHolder", func(t *testing.T, ctx context.Context) { testStalledHolder(t, ctx, h) }},
 		{"RestartWithoutPersistence", func(t *testing.T, ctx context.Context) { testRestart(t, ctx, h) }},
-		{"FenceCountersNeedPersistence", func(t *testing.T, ctx context.Context) { testFenceCounters(t, ctx, h) }},
+		{"FenceCounters", func(t *testing.T, ctx context.Context) { testFenceCounters(t, ctx, h) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -247,4 +248,31 @@ func wait(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// validity follows the end of validity that a Mutex's holder was last
+// told of (by Acquired and Extended events), which Until no longer
+// reports once the holding has ended.
+type validity struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// option returns the Option that feeds v with a Mutex's events.
+func (v *validity) option() core.Option { return core.WithEvents(v.observe) }
+
+// observe records the end of validity that e reports, if any.
+func (v *validity) observe(e core.Event) {
+	if e.Kind == core.Acquired || e.Kind == core.Extended {
+		v.mu.Lock()
+		v.until = e.Until
+		v.mu.Unlock()
+	}
+}
+
+// last returns the end of validity last reported.
+func (v *validity) last() time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.until
 }

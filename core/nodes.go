@@ -1,0 +1,141 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxRepeats bounds the repeats of one call whose connection broke: each
+// costs a dead connection of the client's pool (a pool keeps a few; rueidis
+// spreads calls over one to a few pipelines).
+const maxRepeats = 8
+
+// quietFor is how long a node whose repeats ran into the call's deadline
+// gets no repeats: a node that resets every connection would otherwise
+// cost each call its whole deadline. (A node that is down refuses the
+// repeat at once, and is repeated again when it is back.)
+const quietFor = time.Second
+
+// nodeSet is the nodes of a Locker as rounds and the keeper reach them:
+// every call to a node goes through eval.
+type nodeSet struct {
+	nodes   []Node
+	quorum  int
+	pending pending        // node calls running in the background (see Locker.Wait)
+	quiet   []atomic.Int64 // by node: no repeats until then, in Unix ns (see quietFor)
+}
+
+func newNodeSet(nodes []Node) nodeSet {
+	return nodeSet{nodes: nodes, quorum: len(nodes)/2 + 1, quiet: make([]atomic.Int64, len(nodes))}
+}
+
+// eval sends c to node i under ctx, derived from the caller's parent. It
+// repeats the call while its error says the connection broke, within ctx
+// and at most maxRepeats times: every script is safe to repeat, and one
+// server restart can leave a pool with several connections it cut. A node
+// whose repeats ran into the deadline is not repeated for quietFor.
+func (s *nodeSet) eval(ctx, parent context.Context, detached bool, i int, c *call) reply {
+	n := s.nodes[i]
+	v, err := n.Eval(ctx, c.script, c.keys, c.args)
+	repeated := false
+	if err != nil && brokenConn(err) && time.Now().UnixNano() >= s.quiet[i].Load() {
+		for k := 0; k < maxRepeats && err != nil && brokenConn(err) && ctx.Err() == nil; k++ {
+			repeated = true
+			v, err = n.Eval(ctx, c.script, c.keys, c.args)
+		}
+		if err != nil && ctx.Err() != nil {
+			s.quiet[i].Store(time.Now().Add(quietFor).UnixNano())
+		}
+	}
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && (detached || parent.Err() == nil) {
+			err = ErrNodeTimeout
+		}
+		return reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: err}}
+	}
+	if repeated {
+		s.quiet[i].Store(0)
+	}
+	return c.decode(n.Addr(), v, repeated)
+}
+
+// callNode sends c to node i on its own, after a round: with a fresh node
+// timeout, from a context that the caller's ending does not cancel.
+func (s *nodeSet) callNode(parent context.Context, timeout time.Duration, i int, c *call) reply {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), timeout)
+	defer cancel()
+	return s.eval(ctx, parent, true, i, c)
+}
+
+// pending counts a Locker's node calls that may outlive the operation that
+// made them: the rest of a round after it decided, the cleanup of a failed
+// round, the release of an acquire that landed after Unlock.
+type pending struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	idle chan struct{} // made by Wait while n > 0, closed when n comes back to 0
+}
+
+func (p *pending) add() { p.n.Add(1) }
+
+func (p *pending) done() {
+	if p.n.Add(-1) == 0 {
+		p.mu.Lock()
+		if p.idle != nil && p.n.Load() == 0 {
+			close(p.idle)
+			p.idle = nil
+		}
+		p.mu.Unlock()
+	}
+}
+
+// wait blocks until no call is pending, or until ctx ends.
+func (p *pending) wait(ctx context.Context) error {
+	p.mu.Lock()
+	if p.n.Load() == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	if p.idle == nil {
+		p.idle = make(chan struct{})
+	}
+	idle := p.idle
+	p.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// batchParallelism bounds the calls in flight to one Node without Batcher.
+const batchParallelism = 8
+
+// evalBatch runs calls on n, pipelined when n is a Batcher.
+func evalBatch(ctx context.Context, n Node, calls []Call) {
+	if b, ok := n.(Batcher); ok {
+		b.EvalBatch(ctx, calls)
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(batchParallelism, len(calls)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c := &calls[i]
+				c.Reply, c.Err = n.Eval(ctx, c.Script, c.Keys, c.Args)
+			}
+		}()
+	}
+	for i := range calls {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}

@@ -1,0 +1,350 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// This file is the round engine: the one place that sends a call to the
+// nodes, gathers their replies, decides when enough came back, and, for
+// calls that may create a key for an owner, undoes what a failed round may
+// have written or releases late what a kept one wins after its decision.
+// Operations (Mutex, the hand-over) build a call, run it, read the tally
+// and keep or undo the round; none drives the nodes by hand.
+
+// shape is how a round reaches the nodes.
+type shape struct {
+	gate  int    // the node asked first, alone, or -1: a refusal there ends the round
+	first int    // the node whose call goes out first, or -1
+	skip  []bool // nodes the round does not call (nil: none); they count as failed
+}
+
+var everyNode = shape{gate: -1, first: -1}
+
+// tally is what a round heard.
+type tally struct {
+	replies  []reply // by node
+	answered []bool  // by node: the reply is in replies
+	yes      int     // granted or refreshed
+	fresh    int     // refreshed
+	no       int     // refused
+	failed   int     // failed or skipped
+	errs     []error // the NodeErrors of the nodes that did not go along, in the order they came
+}
+
+func (t *tally) add(i int, rep reply) {
+	t.replies[i], t.answered[i] = rep, true
+	switch rep.state {
+	case granted:
+		t.yes++
+	case refreshed:
+		t.yes++
+		t.fresh++
+	case refused:
+		t.no++
+	default:
+		t.failed++
+	}
+	if rep.err != nil {
+		t.errs = append(t.errs, rep.err)
+	}
+}
+
+// round is one call sent to every node of a Locker.
+type round struct {
+	s        *nodeSet
+	c        *call
+	timeout  time.Duration
+	parent   context.Context // the caller's
+	ctx      context.Context // the calls': the node timeout, over parent unless the call is detached
+	cancel   context.CancelFunc
+	replies  chan indexed
+	inFlight atomic.Int32 // node goroutines not yet finished
+	pending  int          // calls whose reply collect has not seen
+	t        tally
+
+	// For calls that write: closed by keep or undo, which the node
+	// goroutines wait for before they finish.
+	decided chan struct{}
+	undone  bool // set before decided is closed: the round failed
+
+	// After keep: the nodes whose call came back only after the decision,
+	// and the call they get once they land (see releaseLate).
+	late     sync.Mutex
+	landed   []bool
+	lateCall *call
+}
+
+type indexed struct {
+	node int
+	reply
+}
+
+// run sends c to the nodes in shape s, each call bounded by timeout, and
+// returns once the round is decided (see call.decided) or ctx ends. Calls
+// still in flight go on in the background, counted by the Locker's Wait.
+// For a call that writes, the caller must then keep or undo the round.
+func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s shape) *round {
+	n := len(ns.nodes)
+	r := &round{s: ns, c: c, timeout: timeout, parent: ctx}
+	r.t.replies, r.t.answered = make([]reply, n), make([]bool, n)
+	if c.writes {
+		r.decided, r.landed = make(chan struct{}), make([]bool, n)
+	}
+	base := ctx
+	if c.detach {
+		base = context.WithoutCancel(ctx)
+	}
+	if n == 1 {
+		// One node is the whole quorum: nothing to wait for but its answer,
+		// which validity accounts for. The call runs inline, bounded by ctx.
+		r.ctx, r.cancel = base, func() {}
+		r.t.add(0, r.eval(0))
+		return r
+	}
+	r.ctx, r.cancel = context.WithTimeout(base, timeout)
+	skip := s.skip
+	gateLetThrough := false
+	if s.gate >= 0 && (skip == nil || !skip[s.gate]) {
+		// Ask the gate alone first: a refusal there ends the round before
+		// anything is written elsewhere.
+		rep := r.eval(s.gate)
+		r.t.add(s.gate, rep)
+		skip = make([]bool, n)
+		copy(skip, s.skip)
+		skip[s.gate] = true
+		if rep.state == refused {
+			for i := range skip {
+				skip[i] = true
+			}
+		}
+		gateLetThrough = rep.state != failed && rep.state != refused
+	}
+	r.replies = make(chan indexed, n)
+	var calls []int
+	for k := range n {
+		i := k
+		if s.first >= 0 {
+			i = (s.first + 1 + k) % n // the first node's call is made last, and so runs first
+		}
+		switch {
+		case skip == nil || !skip[i]:
+			calls = append(calls, i)
+		case !r.t.answered[i]:
+			r.t.failed++ // not called: it does not go along
+		}
+	}
+	r.pending = len(calls)
+	r.inFlight.Store(int32(len(calls)))
+	if len(calls) == 0 {
+		r.cancel()
+	}
+	for _, i := range calls {
+		ns.pending.add()
+		go func() {
+			defer ns.pending.done()
+			rep := r.eval(i)
+			if gateLetThrough && rep.state == refused {
+				// The gate let us through, so the last holder has released
+				// it; its releases of the other nodes, sent together with
+				// the gate's, are most likely in by now: ask once more.
+				rep = r.eval(i)
+			}
+			r.replies <- indexed{i, rep}
+			r.land(i, rep)
+		}()
+	}
+	r.collect(ctx)
+	return r
+}
+
+// collect reads replies until the round is decided or ctx ends.
+func (r *round) collect(ctx context.Context) {
+	for r.pending > 0 && !r.c.decided(&r.t, r.pending) {
+		select {
+		case in := <-r.replies:
+			r.pending--
+			r.t.add(in.node, in.reply)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// decided reports whether a round of c that heard t, with pending calls
+// still out, has heard enough: success (unless the call waits for every
+// node), or success became impossible; a release also stops once a quorum
+// answered that the lock is not the owner's.
+func (c *call) decided(t *tally, pending int) bool {
+	switch {
+	case t.yes >= c.need:
+		return !c.wait
+	case c.script == releaseScript:
+		return t.no >= c.need
+	}
+	return t.yes+pending < c.need
+}
+
+// eval sends the round's call to node i.
+func (r *round) eval(i int) reply {
+	return r.s.eval(r.ctx, r.parent, r.c.detach, i, r.c)
+}
+
+// land finishes node i's call after its reply rep is in: for a call that
+// writes, it waits for the decision and then undoes the node's write, or
+// gives it the late call, if collect had not seen the reply. The last call
+// to finish releases the round's context.
+func (r *round) land(i int, rep reply) {
+	if r.c.writes {
+		<-r.decided
+		switch {
+		case r.t.answered[i]:
+			// collect saw the reply: keep or undo has dealt with it.
+		case r.undone:
+			if rep.state != refused {
+				r.undoNode(i)
+			}
+		default:
+			r.late.Lock()
+			r.landed[i] = true
+			lc := r.lateCall
+			r.late.Unlock()
+			if lc != nil && rep.state != refused {
+				r.s.callNode(r.parent, r.timeout, i, lc)
+			}
+		}
+	}
+	if r.inFlight.Add(-1) == 0 {
+		r.cancel()
+	}
+}
+
+// keep settles a round that succeeded: what it wrote stays.
+func (r *round) keep() {
+	if r.c.writes {
+		close(r.decided)
+	}
+}
+
+// undo settles a round that failed. For a call that takes its claim back
+// (call.undo), every node that may hold the claim gets the undo script,
+// which removes that claim alone and deletes the key only when no other
+// round claims it: what the round created goes, what it refreshed stays.
+// It first waits a little for the nodes still in flight (as long again as
+// the round took, within the node timeout), so that their writes are gone
+// before the next contender tries; it returns once the nodes that granted
+// are undone, and undoes the others in the background: those that failed
+// at once, those still in flight as soon as they answer. Other calls that
+// write settle as with keep.
+func (r *round) undo(started time.Time) {
+	if !r.c.writes {
+		return
+	}
+	if !r.c.undo {
+		close(r.decided)
+		return
+	}
+	r.drain(min(max(time.Since(started), time.Millisecond), r.timeout))
+	r.undone = true
+	close(r.decided)
+	var wg sync.WaitGroup
+	for i, rep := range r.t.replies {
+		if !r.t.answered[i] || rep.state == refused {
+			continue
+		}
+		r.s.pending.add()
+		if rep.state == failed {
+			// Most likely slow or out of reach: undone in the background,
+			// rather than holding the caller for another node timeout.
+			go func() {
+				defer r.s.pending.done()
+				r.undoNode(i)
+			}()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer r.s.pending.done()
+			defer wg.Done()
+			r.undoNode(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// drain waits up to grace for the replies collect has not seen.
+func (r *round) drain(grace time.Duration) {
+	if r.pending == 0 {
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	for r.pending > 0 {
+		select {
+		case in := <-r.replies:
+			r.pending--
+			r.t.add(in.node, in.reply)
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// undoNode takes the round's claim back on node i. A node that does not
+// answer in time is asked once more in the background, and given longer:
+// the claim would otherwise hold the node against every contender until
+// its TTL, and an undo is safe whenever it runs.
+func (r *round) undoNode(i int) {
+	owner, claim := r.c.args[0], r.c.args[1]
+	undo := &call{script: undoScript, keys: r.c.keys[:1], args: []string{owner, claim}}
+	if r.s.callNode(r.parent, r.timeout, i, undo).state == failed {
+		r.s.pending.add()
+		go func() {
+			defer r.s.pending.done()
+			r.s.callNode(r.parent, 4*r.timeout, i, undo)
+		}()
+	}
+}
+
+// releaseLate has the nodes whose call is still in flight, after keep, get
+// lc once they land. It returns those nodes, nil when there are none.
+func (r *round) releaseLate(lc *call) []bool {
+	if r.landed == nil {
+		return nil
+	}
+	r.late.Lock()
+	defer r.late.Unlock()
+	var pending []bool
+	for i, landed := range r.landed {
+		if !landed && !r.t.answered[i] {
+			if pending == nil {
+				pending = make([]bool, len(r.landed))
+			}
+			pending[i] = true
+		}
+	}
+	if pending != nil {
+		r.lateCall = lc
+	}
+	return pending
+}
+
+// nonce returns an identifier for one round: 16 hex digits that increase
+// strictly within the process and follow the wall clock in nanoseconds
+// across processes of one host. Unlock releases only nonces issued before
+// it started, and a failed round's undo only what its own nonce created.
+func nonce() string {
+	for {
+		last := lastNonce.Load()
+		next := max(last+1, uint64(time.Now().UnixNano()))
+		if lastNonce.CompareAndSwap(last, next) {
+			return hex16(next)
+		}
+	}
+}
+
+var lastNonce atomic.Uint64
+
+const lowestNonce = "0000000000000000"
