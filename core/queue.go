@@ -100,16 +100,22 @@ func (qs *queueSet) wait(ns *nodeSet, t *target, p *policy, prefix string) (*wai
 	return w, live
 }
 
+// find returns the queue of key, nil when no Lock of the process waits on
+// that lock; without a lock when none waits at all.
+func (qs *queueSet) find(key queueKey) *queue {
+	if qs.active.Load() == 0 {
+		return nil
+	}
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	return qs.byKey[key]
+}
+
 // behind reports whether Locks of this process already wait on lock t,
 // and a subscription that would wake them works: a new Lock then joins
 // the end of the queue instead of trying first.
 func (qs *queueSet) behind(t *target) bool {
-	if qs.active.Load() == 0 {
-		return false
-	}
-	qs.mu.Lock()
-	q := qs.byKey[t.waits]
-	qs.mu.Unlock()
+	q := qs.find(t.waits)
 	if q == nil {
 		return false
 	}
@@ -225,12 +231,7 @@ func (w *waiter) sleep(ctx context.Context, timer <-chan time.Time) *lease {
 // times in a row. The waiter then waits for the outcome on its handed
 // channel.
 func (qs *queueSet) claim(ns *nodeSet, t *target, prefix string) *waiter {
-	if qs.active.Load() == 0 {
-		return nil
-	}
-	qs.mu.Lock()
-	q := qs.byKey[t.waits]
-	qs.mu.Unlock()
+	q := qs.find(t.waits)
 	if q == nil {
 		return nil
 	}
