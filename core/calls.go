@@ -68,10 +68,10 @@ func extendCall(t *target, p *policy, prefix string) *call {
 	return &call{script: extendScript, keys: t.lockKey, args: []string{prefix, p.ttlms}, need: t.quorum}
 }
 
-// fenceCall commits token on the nodes where owner prefix holds the lock;
-// it succeeds on the fence quorum (see policy.fenceQuorum).
-func fenceCall(t *target, prefix string, token uint64, need int) *call {
-	return &call{script: fenceScript, keys: t.keys, args: []string{prefix, strconv.FormatUint(token, 10), hex16(token)}, need: need}
+// fenceCall commits token on the nodes where owner prefix holds the lock
+// with claim; it succeeds on the fence quorum (see policy.fenceQuorum).
+func fenceCall(t *target, prefix, claim string, token uint64, need int) *call {
+	return &call{script: fenceScript, keys: t.keys, args: []string{prefix, strconv.FormatUint(token, 10), hex16(token), claim}, need: need}
 }
 
 // handoverCall passes the lock of owner from, taken by rounds lo to hi, to

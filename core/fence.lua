@@ -5,13 +5,17 @@
 -- ARGV[1]  the owner prefix P
 -- ARGV[2]  the token T, in decimal
 -- ARGV[3]  the token T, as 16 hex digits
+-- ARGV[4]  the claim c of the holding the token is for (see acquire.lua)
 --
--- When the key is P's (see acquire.lua for its value), the counter becomes
+-- When the key is P's and c is among its claims, the counter becomes
 -- max(counter, T) and the key's token F becomes max(F, T), its TTL
 -- unchanged, and it returns 1: an acquisition that later refreshes this
 -- key and finds T there knows that the key has been P's since T was
--- committed. Returns 0, changing nothing, when the key is missing or
--- another owner's.
+-- committed, unless this call came late, after the key had expired and
+-- been written again for c (core allows for that: see policy.reuseQuorum).
+-- Returns 0, changing nothing, when the key is missing, another owner's,
+-- or not claimed by c: a late commit of a failed attempt never marks a
+-- later holding's key.
 --
 -- Safe to repeat: both are maxima.
 local v = redis.call('GET', KEYS[1])
@@ -19,6 +23,11 @@ local p = ARGV[1]
 if not v or #v < #p + 18 or string.sub(v, 1, #p) ~= p then return 0 end
 local k = tonumber(string.sub(v, -2), 16)
 if not k or #v ~= #p + 16 * k + 18 then return 0 end
+local claimed = false
+for i = #p + 1, #p + 16 * k, 16 do
+  if string.sub(v, i, i + 15) == ARGV[4] then claimed = true end
+end
+if not claimed then return 0 end
 if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then
   redis.call('SET', KEYS[2], ARGV[2])
 end

@@ -159,9 +159,9 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 	until := start.Add(validity)
 	fence, same := uint64(0), r.t.fresh >= c.quorum
 	if p.fencing {
-		if same = cur != nil && cur.fence != 0 && refreshedWith(&r.t, cur.fence) >= c.quorum; same {
+		if same = cur != nil && cur.fence != 0 && refreshedWith(&r.t, cur.fence) >= p.reuseQuorum; same {
 			fence = cur.fence // no other owner held the lock since it was committed
-		} else if fence, err = m.commitFence(ctx, prefix, &r.t, until); err != nil {
+		} else if fence, err = m.commitFence(ctx, prefix, claim, &r.t, until); err != nil {
 			r.undo(start)
 			return err
 		}
@@ -186,12 +186,13 @@ func refreshedWith(t *tally, token uint64) int {
 
 // commitFence takes T = 1 + the highest counter the acquisition read (from
 // every node that answered it) and commits counter = max(counter, T) on
-// every node where the owner now holds the lock. T is handed out only if
+// every node where the owner now holds the lock with claim. T is handed
+// out only if
 // the fence quorum (see WithFencing) confirms before the validity ends:
 // every earlier token was committed on such a set, and it shares at least
 // two nodes with the quorum that granted this acquisition, so T exceeds
 // every earlier token even if one node lost its counters.
-func (m *Mutex) commitFence(ctx context.Context, prefix string, acq *tally, until time.Time) (uint64, error) {
+func (m *Mutex) commitFence(ctx context.Context, prefix, claim string, acq *tally, until time.Time) (uint64, error) {
 	p := m.pol
 	if acq.yes < p.fenceQuorum {
 		return 0, m.fail(ctx, ErrNotAcquired, append(acq.errs, errFenceQuorum))
@@ -203,7 +204,7 @@ func (m *Mutex) commitFence(ctx context.Context, prefix string, acq *tally, unti
 		}
 	}
 	token := uint64(highest) + 1
-	r := m.c.run(ctx, p.nodeTimeout, fenceCall(m.t, prefix, token, p.fenceQuorum), everyNode)
+	r := m.c.run(ctx, p.nodeTimeout, fenceCall(m.t, prefix, claim, token, p.fenceQuorum), everyNode)
 	if r.t.yes < p.fenceQuorum || !time.Now().Before(until) {
 		return 0, m.fail(ctx, ErrNotAcquired, append(r.t.errs, errFenceNotCommitted))
 	}

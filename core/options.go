@@ -173,11 +173,18 @@ func WithEvents(fn func(Event)) Option {
 //
 // A fenced acquisition waits for every node's answer (within the node
 // timeout) so as to read all the counters it can, and hands out its token
-// only once it is committed on a quorum plus one node (all nodes, up to
-// four), so that one node that restarts without its data cannot make a
-// token repeat. With three nodes, a fenced acquisition thus needs all
-// three; with one node, an empty restart cannot be tolerated at all.
+// only once it is committed on a quorum plus one node (or every node, if
+// there are fewer), so that one node that restarts without its data cannot
+// make a token repeat. With three nodes, a fenced acquisition thus needs
+// all three; with one node, an empty restart cannot be tolerated at all.
 // WithDurableCounters trades that tolerance for availability.
+//
+// A TryLock or Lock by the holder keeps the holding's token when a quorum
+// refreshed its keys and found the token on them (with
+// WithDurableCounters: every node, for up to five nodes, since a commit
+// that arrives late may have marked a key written again after it
+// expired); otherwise it takes a new, higher token and the holding before
+// ends as lost.
 func WithFencing() Option {
 	return func(o *options) { o.fencing = true }
 }
@@ -186,7 +193,9 @@ func WithFencing() Option {
 // counters: every node runs with AOF and appendfsync always, and none is
 // replaced by one without its data. A fenced acquisition then commits its
 // token on a bare quorum, so that it works with as many nodes down as an
-// unfenced one. If a node does restart empty, a token can repeat. It has
+// unfenced one. A refresh by the holder then keeps its token only when
+// max(quorum, 2*(nodes-quorum)+1) nodes confirm it (see WithFencing). If a
+// node does restart empty, a token can repeat. It has
 // effect only with WithFencing. The default is off: one empty restart is
 // tolerated.
 func WithDurableCounters() Option {

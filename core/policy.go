@@ -24,6 +24,7 @@ type policy struct {
 	refresh     bool // an owner may refresh a lock it holds
 	fencing     bool
 	fenceQuorum int // the nodes a token must be committed on
+	reuseQuorum int // the nodes that must return a holding's token for a refresh to keep it
 	owner       granularity.Owner
 	retry       retry.Policy
 	events      func(Event)
@@ -61,6 +62,13 @@ func (o *options) resolve(n int) (*policy, error) {
 	if !o.durable {
 		p.fenceQuorum = min(q+1, n)
 	}
+	// A refresh keeps its token when enough nodes refreshed the holding's
+	// key and found the token on it. Of those, up to n-fenceQuorum may have
+	// had the key expire and be written again, the token then set by a
+	// commit call that came late; the others were the owner's throughout,
+	// and a fenced acquisition by another owner needs fenceQuorum nodes, so
+	// none can have happened in between once more than n-fenceQuorum were.
+	p.reuseQuorum = max(q, 2*(n-p.fenceQuorum)+1)
 	switch {
 	case o.ttl < time.Millisecond:
 		return nil, fmt.Errorf("redlock: TTL %v is under a millisecond, the resolution of the nodes' expiry", o.ttl)

@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,4 +231,50 @@ func TestTokenAfterLoss(t *testing.T) {
 			require.NoError(t, a.Unlock(f.Ctx))
 		})
 	}
+}
+
+// With durable counters (tokens committed on a bare quorum), a commit call
+// that comes late can land on a key the holder wrote again after it had
+// expired, and mark it with the old token. A refresh must not take that
+// for proof that the key stayed the holder's: here M's token 1 reaches A
+// and B while its commit to C is held; M's keys on B and C go (as if
+// expired), X takes token 2 on B and C and unlocks; a failed refresh of M
+// writes B and C again, the held commit lands on C, and the next refresh
+// finds token 1 on A and C. It must take a token above 2, not reuse 1.
+func TestLateCommitDoesNotProveContinuity(t *testing.T) {
+	f := newFixture(t, 3)
+	opts := []core.Option{core.WithFencing(), core.WithDurableCounters(), core.WithNodeTimeout(time.Second)}
+	m := f.Locker(opts...).NewMutex("fenced")
+	commit := make(chan struct{})
+	f.arm("fence", testnode.HoldThenRun(commit), 2)
+	require.NoError(t, m.TryLock(f.Ctx))
+	t1 := m.Fence()
+	require.Equal(t, []int{0, 1, 2}, f.Holders("fenced"))
+
+	for _, i := range []int{1, 2} {
+		_, err := f.Servers[i].Do("DEL", core.Key("fenced"))
+		require.NoError(t, err)
+	}
+	xl := f.Locker(opts...)
+	x := xl.NewMutex("fenced")
+	require.NoError(t, x.TryLock(f.Ctx))
+	t2 := x.Fence()
+	require.Greater(t, t2, t1)
+	require.NoError(t, x.Unlock(f.Ctx))
+	f.settle(xl)
+
+	f.arm("acquire", testnode.RunThenFail(nil), 1, 2)
+	require.ErrorIs(t, m.TryLock(f.Ctx), core.ErrNotAcquired, "a refresh with one reply")
+	require.Equal(t, []int{0, 1, 2}, f.Holders("fenced"), "the failed refresh wrote B and C again")
+	close(commit)
+	marked := fmt.Sprintf("%016x", t1)
+	require.Eventually(t, func() bool {
+		v, err := f.Servers[2].Do("GET", core.Key("fenced"))
+		s, _ := v.(string)
+		return err == nil && strings.Contains(s, marked)
+	}, 5*time.Second, time.Millisecond, "the held commit landed on C's new key")
+
+	require.NoError(t, m.TryLock(f.Ctx))
+	assert.Greater(t, m.Fence(), t2, "a refresh reused a token issued before another holder's")
+	require.NoError(t, m.Unlock(f.Ctx))
 }
