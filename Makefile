@@ -1,15 +1,22 @@
 # Every module of the workspace, in dependency order.
 MODULES := $(shell go list -m -f '{{.Dir}}')
 
-.PHONY: test redis-server vet bench bench-short demo
+.PHONY: test redis-server spin model vet bench bench-short demo
 
 # test runs every module's tests under -race against real redis-server
-# processes that the tests start themselves.
+# processes that the tests start themselves, and then checks the model.
 test: redis-server
 	@set -e; for m in $(MODULES); do \
 		echo "== go test $$m"; \
 		(cd $$m && go test -race -count=1 -timeout 20m ./...); \
 	done
+	@$(MAKE) --no-print-directory model
+
+# model checks the protocol model with spin (model/README.md): today's
+# protocol must hold every property, each defect put back must be caught.
+model: spin
+	@echo "== spin model/redlock.pml"
+	@bash model/check.sh
 
 # redis-server makes sure the Debian package redis-server is installed.
 redis-server:
@@ -19,6 +26,16 @@ redis-server:
 			(apt-get install -y redis-server || (apt-get update && apt-get install -y redis-server)) >/dev/null; \
 		else \
 			echo "redis-server is missing: install the Debian package redis-server (sudo apt-get install -y redis-server)"; exit 1; \
+		fi; }
+
+# spin makes sure the Debian package spin (and a C compiler) is installed.
+spin:
+	@command -v spin >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing spin"; \
+			(apt-get install -y spin gcc || (apt-get update && apt-get install -y spin gcc)) >/dev/null; \
+		else \
+			echo "spin is missing: install the Debian packages spin and gcc (sudo apt-get install -y spin gcc)"; exit 1; \
 		fi; }
 
 vet:

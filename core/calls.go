@@ -63,9 +63,14 @@ func releaseCall(t *target, prefix, lo, hi string) *call {
 	return &call{script: releaseScript, keys: t.lockKey, args: []string{prefix, lo, hi}, need: t.quorum, detach: true}
 }
 
-// extendCall resets the TTL of the lock of owner prefix.
-func extendCall(t *target, p *policy, prefix string) *call {
-	return &call{script: extendScript, keys: t.lockKey, args: []string{prefix, p.ttlms}, need: t.quorum}
+// extendCall resets the TTL of the lock of owner prefix on the nodes where
+// claim is among its claims. lowestNonce, the claim of a holding that an
+// Extend made of another handle's lock, extends the key whatever its claims.
+func extendCall(t *target, p *policy, prefix, claim string) *call {
+	if claim == lowestNonce {
+		claim = ""
+	}
+	return &call{script: extendScript, keys: t.lockKey, args: []string{prefix, p.ttlms, claim}, need: t.quorum}
 }
 
 // fenceCall commits token on the nodes where owner prefix holds the lock

@@ -178,7 +178,7 @@ func (k *keeper) extendRound(batch []*lease) {
 	}
 	ext := make([]*call, len(batch))
 	for j, ls := range batch {
-		ext[j] = extendCall(ls.t, ls.pol, ls.prefix)
+		ext[j] = extendCall(ls.t, ls.pol, ls.prefix, ls.claim)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -471,8 +471,12 @@ func (m *Mutex) Extend(ctx context.Context) error {
 		cur = nil
 	}
 	c, p := m.c, m.pol
+	claim := lowestNonce // no holding: the owner's key, as another handle of the owner holds it
+	if cur != nil {
+		claim = cur.claim
+	}
 	start := time.Now()
-	r := c.run(ctx, p.nodeTimeout, extendCall(m.t, p, prefix), everyNode)
+	r := c.run(ctx, p.nodeTimeout, extendCall(m.t, p, prefix, claim), everyNode)
 	end := time.Now()
 	verdict, newUntil := c.judgeExtension(&r.t, p, start, end, until)
 	switch verdict {
@@ -484,9 +488,8 @@ func (m *Mutex) Extend(ctx context.Context) error {
 		return m.fail(ctx, ErrNotExtended, r.t.errs)
 	}
 	var fence uint64
-	claim := lowestNonce // an extension of another handle's lock claims nothing
 	if cur != nil {
-		fence, claim = cur.fence, cur.claim
+		fence = cur.fence
 	}
 	m.install(cur != nil, newLease(m.t, p, c.keeper, prefix, claim, fence, start, newUntil, nil))
 	p.emit(m.t.name, Event{Kind: Extended, Nodes: r.t.yes, Took: end.Sub(start), Until: newUntil})
