@@ -278,3 +278,28 @@ func TestLateCommitDoesNotProveContinuity(t *testing.T) {
 	assert.Greater(t, m.Fence(), t2, "a refresh reused a token issued before another holder's")
 	require.NoError(t, m.Unlock(f.Ctx))
 }
+
+// An extension counts only keys that carry the holding's claim. Here a
+// failed TryLock leaves its key on A (its reply came late), with its undo
+// held back; the next TryLock holds B and C; Extend reaches A and C. A's
+// key is claimed only by the failed round, and its undo then deletes it:
+// had A counted, the new validity would rest on one key.
+func TestExtensionIgnoresFailedRoundsKey(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithNodeTimeout(300 * time.Millisecond))
+	m := l.NewMutex("extend")
+	undo := make(chan struct{})
+	defer close(undo)
+	f.arm("undo", testnode.HoldThenRun(undo), 0)
+	f.arm("acquire", testnode.RunThenLate(), 0)
+	f.arm("acquire", testnode.Lose(nil), 1, 2)
+	require.ErrorIs(t, m.TryLock(f.Ctx), core.ErrNotAcquired)
+	require.Equal(t, []int{0}, f.Holders("extend"), "the failed round's key, its undo held")
+
+	f.arm("acquire", testnode.Lose(nil), 0)
+	require.NoError(t, m.TryLock(f.Ctx))
+	require.Equal(t, []int{0, 1, 2}, f.Holders("extend"))
+
+	f.arm("extend", testnode.Lose(nil), 1)
+	require.ErrorIs(t, m.Extend(f.Ctx), core.ErrNotExtended, "the extension counted A, whose key only the failed round claims")
+}
