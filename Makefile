@@ -24,12 +24,16 @@ model-full: spin
 	@echo "== spin model/redlock.pml"
 	@bash model/check.sh
 
+# APT waits for a dpkg lock held by another install (two runs at once on a
+# fresh machine) instead of failing.
+APT := apt-get -o DPkg::Lock::Timeout=300
+
 # redis-server makes sure the Debian package redis-server is installed.
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing redis-server"; \
-			(apt-get install -y redis-server || (apt-get update && apt-get install -y redis-server)) >/dev/null; \
+			($(APT) install -y redis-server || ($(APT) update && $(APT) install -y redis-server)) >/dev/null; \
 		else \
 			echo "redis-server is missing: install the Debian package redis-server (sudo apt-get install -y redis-server)"; exit 1; \
 		fi; }
@@ -39,7 +43,7 @@ spin:
 	@command -v spin >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing spin"; \
-			(apt-get install -y spin gcc || (apt-get update && apt-get install -y spin gcc)) >/dev/null; \
+			($(APT) install -y spin gcc || ($(APT) update && $(APT) install -y spin gcc)) >/dev/null; \
 		else \
 			echo "spin is missing: install the Debian packages spin and gcc (sudo apt-get install -y spin gcc)"; exit 1; \
 		fi; }
