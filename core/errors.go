@@ -112,9 +112,8 @@ func brokenConn(err error) bool {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return false
 	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return false // nothing was sent: the node is not taking connections
+	if notSent(err) {
+		return false // the node is not taking connections
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
@@ -125,4 +124,11 @@ func brokenConn(err error) bool {
 		}
 	}
 	return false
+}
+
+// notSent reports whether err is a Node's failure to connect: the call it
+// failed was not sent.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }

@@ -93,7 +93,9 @@ func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 // in the background: a node that answers after a failed round is released
 // again, an acquire still in flight at Unlock is released when it lands,
 // and Unlock returns once a quorum has released, with the other releases
-// on their way. Each of those calls is bounded by the node timeout. A
+// on their way. Each of those calls is bounded by the node timeout; the
+// undo of a failed round on a node whose call failed after it may have been
+// sent is asked again for up to seven node timeouts (see TryLock). A
 // program that closes its Redis clients or exits right after Unlock can cut
 // them off and leave a key on a minority of nodes until its TTL; call Wait
 // first.

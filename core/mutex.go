@@ -107,8 +107,10 @@ func (m *Mutex) Fence() uint64 {
 // for every node that refused or failed, and ctx.Err() when ctx ended. What
 // the round wrote is taken back: on the nodes that granted before TryLock
 // returns, on those that failed or were still in flight in the background
-// (see Locker.Wait); a key that another round or holding of the owner also
-// claims stays. A holding this Mutex had before a failed refresh stays
+// (see Locker.Wait); a node whose call failed after it may have been sent
+// is asked again after one, two and four node timeouts, since the call can
+// still land after the first undo. A key that another round or holding of
+// the owner also claims stays. A holding this Mutex had before a failed refresh stays
 // valid until its old Until().
 //
 // It returns the option or name error of NewMutex, or the Owner's error,

@@ -203,8 +203,8 @@ func (r *round) land(i int, rep reply) {
 		case r.t.answered[i]:
 			// collect saw the reply: keep or undo has dealt with it.
 		case r.undone:
-			if rep.state != refused {
-				r.undoNode(i)
+			if rep.state != refused && !rep.unsent {
+				r.undoNode(i, rep.state == failed)
 			}
 		default:
 			r.late.Lock()
@@ -251,7 +251,7 @@ func (r *round) undo(started time.Time) {
 	close(r.decided)
 	var wg sync.WaitGroup
 	for i, rep := range r.t.replies {
-		if !r.t.answered[i] || rep.state == refused {
+		if !r.t.answered[i] || rep.state == refused || rep.unsent {
 			continue
 		}
 		r.s.pending.add()
@@ -260,7 +260,7 @@ func (r *round) undo(started time.Time) {
 			// rather than holding the caller for another node timeout.
 			go func() {
 				defer r.s.pending.done()
-				r.undoNode(i)
+				r.undoNode(i, true)
 			}()
 			continue
 		}
@@ -268,7 +268,7 @@ func (r *round) undo(started time.Time) {
 		go func() {
 			defer r.s.pending.done()
 			defer wg.Done()
-			r.undoNode(i)
+			r.undoNode(i, false)
 		}()
 	}
 	wg.Wait()
@@ -292,21 +292,46 @@ func (r *round) drain(grace time.Duration) {
 	}
 }
 
-// undoNode takes the round's claim back on node i. A node that does not
-// answer in time is asked once more in the background, and given longer:
-// the claim would otherwise hold the node against every contender until
-// its TTL, and an undo is safe whenever it runs.
-func (r *round) undoNode(i int) {
+// undoNode takes the round's claim back on node i. unsure is set when the
+// round's call to the node failed: its script may not have run yet, and
+// run after this undo (a request held on the way, or queued on a stalled
+// server, can be overtaken by the undo sent on another connection). A
+// node that does not answer in time, or that answers unsure that it holds
+// no such claim, is asked again in the background, later and given longer
+// each time (undoRetries): the claim would otherwise hold the node against
+// every contender until its TTL, and an undo is safe whenever it runs.
+func (r *round) undoNode(i int, unsure bool) {
 	owner, claim := r.c.args[0], r.c.args[1]
 	undo := &call{script: undoScript, keys: r.c.keys[:1], args: []string{owner, claim}}
-	if r.s.callNode(r.parent, r.timeout, i, undo).state == failed {
-		r.s.pending.add()
-		go func() {
-			defer r.s.pending.done()
-			r.s.callNode(r.parent, 4*r.timeout, i, undo)
-		}()
+	switch r.s.callNode(r.parent, r.timeout, i, undo).state {
+	case granted:
+		return
+	case refused:
+		if !unsure {
+			return
+		}
 	}
+	r.s.pending.add()
+	go func() {
+		defer r.s.pending.done()
+		wait := r.timeout
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		for range undoRetries {
+			<-t.C
+			if r.s.callNode(r.parent, 4*r.timeout, i, undo).state == granted {
+				return
+			}
+			wait *= 2
+			t.Reset(wait)
+		}
+	}()
 }
+
+// undoRetries is how many times undoNode asks a node again, after one,
+// two and four node timeouts: an acquire held on its way for up to about
+// seven node timeouts after its round failed is still taken back.
+const undoRetries = 3
 
 // releaseLate has the nodes whose call is still in flight, after keep, get
 // lc once they land. It returns those nodes, nil when there are none.

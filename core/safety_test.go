@@ -303,3 +303,33 @@ func TestExtensionIgnoresFailedRoundsKey(t *testing.T) {
 	f.arm("extend", testnode.Lose(nil), 1)
 	require.ErrorIs(t, m.Extend(f.Ctx), core.ErrNotExtended, "the extension counted A, whose key only the failed round claims")
 }
+
+// An acquire that reaches a node only after its failed round's undo ran
+// there (held on the way, or queued on a stalled server while the undo
+// came in on another connection) must still be taken back, long before
+// its TTL: the undo is asked again while the acquire may still land.
+func TestUndoOvertakenByItsAcquire(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithNodeTimeout(100 * time.Millisecond))
+	release, undone, landed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	held := testnode.HoldThenRun(release)
+	f.arm("acquire", func(ctx context.Context, c testnode.Call, run func(context.Context) (any, error)) (any, error) {
+		return held(ctx, c, func(ctx context.Context) (any, error) {
+			defer close(landed)
+			return run(ctx)
+		})
+	}, 0)
+	f.arm("acquire", testnode.Lose(nil), 1, 2)
+	f.arm("undo", testnode.Signal(undone), 0)
+	require.ErrorIs(t, l.NewMutex("overtaken").TryLock(f.Ctx), core.ErrNotAcquired)
+	select {
+	case <-undone:
+	case <-f.Ctx.Done():
+		t.Fatal("the failed round sent no undo to the node whose acquire failed")
+	}
+	close(release) // the acquire lands now, after its undo
+	<-landed
+	f.settle(l)
+	assert.Empty(t, f.Holders("overtaken"), "the late acquire's key stays until its TTL (10s)")
+	require.NoError(t, l.NewMutex("overtaken").TryLock(f.Ctx), "another owner is kept out by a failed round's key")
+}
