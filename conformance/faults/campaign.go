@@ -42,6 +42,9 @@ const (
 	longJobClients = 1
 	lockName       = "campaign"
 	lockWait       = 300 * time.Millisecond // bound of one Lock call
+	// enoughAcquisitions (and as many hand-overs, in a hand-over campaign)
+	// end a campaign at its duration; with fewer it runs on a while.
+	enoughAcquisitions = 10
 )
 
 // section is one critical section: from the moment Lock returned to the
@@ -88,8 +91,21 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 		d.run(driverCtx)
 	}()
 
-	runCtx, stop := context.WithTimeout(ctx, cp.duration)
+	// The campaign runs for its duration, and longer (up to three times)
+	// while it has seen too few acquisitions to prove anything: on a loaded
+	// machine the first seconds of faults can refuse every round.
+	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	var extended atomic.Int64 // how much longer than its duration the campaign ran, in ns
+	go func() {
+		defer stop()
+		wait(runCtx, cp.duration)
+		for time.Since(began) < 3*cp.duration && runCtx.Err() == nil &&
+			(tl.acquired.Load() < enoughAcquisitions || (cp.handOver && tl.handOvers.Load() < enoughAcquisitions)) {
+			wait(runCtx, 50*time.Millisecond)
+		}
+		extended.Store(int64(max(time.Since(began)-cp.duration, 0)))
+	}()
 	results := make([][]section, campaignClients*perLocker)
 	var wg sync.WaitGroup
 	for i := range results {
@@ -100,6 +116,7 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 		}()
 	}
 	wg.Wait()
+	stop()
 	stopDriver()
 	<-driverDone // every server runs, every proxy passes traffic
 
@@ -127,8 +144,8 @@ func runCampaign(t *testing.T, ctx context.Context, h conformance.Harness, cp ca
 	c.close()
 	checkNoLeaks(t)
 
-	t.Logf("%v of faults over %d servers, %d clients of %d Mutexes each (%d with keep-alive jobs), durable servers: %v",
-		cp.duration, campaignServers, campaignClients, perLocker, longJobClients, cp.durable)
+	t.Logf("%v of faults (extended by %v for too few acquisitions) over %d servers, %d clients of %d Mutexes each (%d with keep-alive jobs), durable servers: %v",
+		cp.duration, time.Duration(extended.Load()).Round(time.Millisecond), campaignServers, campaignClients, perLocker, longJobClients, cp.durable)
 	t.Logf("rounds attempted %d, acquisitions %d (handed over %d), refused (ErrNotAcquired) %d, releases not confirmed %d",
 		tl.rounds.Load(), tl.acquired.Load(), tl.handOvers.Load(), tl.refused.Load(), tl.unlockFailed.Load())
 	t.Logf("acquisitions per client (the first %d run keep-alive jobs): %v", longJobClients, perClient)
