@@ -7,8 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/redlock-go/redlock/granularity"
 )
 
 // Locker holds the nodes of one Redlock deployment and the default options
@@ -71,7 +69,7 @@ func (l *Locker) Quorum() int { return l.c.quorum }
 // (see WithNodeTimeout) do not panic: every method of the returned Mutex
 // then returns that error.
 func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
-	m := &Mutex{c: l.c, t: l.c.target(name), pol: l.pol, handle: granularity.Random()}
+	m := &Mutex{c: l.c, t: l.c.target(name), pol: l.pol, handle: newHandle()}
 	if len(opts) > 0 {
 		o := l.opts
 		m.err = o.apply(opts)
@@ -95,7 +93,7 @@ func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 // and Unlock returns once a quorum has released, with the other releases
 // on their way. Each of those calls is bounded by the node timeout; the
 // undo of a failed round on a node whose call failed after it may have been
-// sent is asked again for up to seven node timeouts (see TryLock). A
+// sent is asked again for up to three node timeouts (see TryLock). A
 // program that closes its Redis clients or exits right after Unlock can cut
 // them off and leave a key on a minority of nodes until its TTL; call Wait
 // first.

@@ -328,10 +328,11 @@ func (r *round) undoNode(i int, unsure bool) {
 	}()
 }
 
-// undoRetries is how many times undoNode asks a node again, after one,
-// two and four node timeouts: an acquire held on its way for up to about
-// seven node timeouts after its round failed is still taken back.
-const undoRetries = 3
+// undoRetries is how many times undoNode asks a node again: one and three
+// node timeouts after the first undo, so that an acquire held on its way
+// for up to about three node timeouts after its round failed is still
+// taken back, and Locker.Wait after a failure waits that long at most.
+const undoRetries = 2
 
 // releaseLate has the nodes whose call is still in flight, after keep, get
 // lc once they land. It returns those nodes, nil when there are none.
