@@ -12,13 +12,19 @@ import (
 type cluster struct {
 	nodeSet
 	keeper     *keeper
+	targets    targets
 	deployment string // the nodes' sorted addresses: Lockers over the same servers share wait queues
 	byAddr     []int  // node indexes in the order of their addresses
 }
 
-// target returns the lock called name of the cluster.
+// target returns the lock called name of the cluster: the one every
+// Mutex of that name shares while the name is in use (see targets).
 func (c *cluster) target(name string) *target {
-	return newTarget(name, c.quorum, c.gateOf(name), c.deployment)
+	now := time.Now().UnixNano()
+	if t := c.targets.find(name, now); t != nil {
+		return t
+	}
+	return c.targets.add(newTarget(name, c.quorum, c.gateOf(name), c.deployment), now)
 }
 
 // gateOf returns the gate node of the lock called name (see

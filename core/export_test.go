@@ -20,3 +20,14 @@ func HubSize() (nListeners, nQueues int) {
 	defer queues.mu.Unlock()
 	return nListeners, len(queues.byKey)
 }
+
+// SetForgetAfter sets how long a Locker keeps what it learned about a lock
+// name no Mutex uses, and returns a function that restores it.
+func SetForgetAfter(d time.Duration) (restore func()) {
+	old := forgetAfter
+	forgetAfter = d
+	return func() { forgetAfter = old }
+}
+
+// Targets returns how many lock names l keeps state for.
+func Targets(l *Locker) int { return int(l.c.targets.n.Load()) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -21,13 +20,9 @@ type Mutex struct {
 	err    error  // invalid name or options: every method returns it
 	handle string // this handle's random identity, for granularity.Handle
 
-	prefixCache atomic.Pointer[cachedPrefix] // the last owner ID and its prefix
-
 	mu  sync.Mutex
 	cur *lease // the current holding, nil when none
 }
-
-type cachedPrefix struct{ id, prefix string }
 
 // Name returns the lock's name.
 func (m *Mutex) Name() string { return m.t.name }
@@ -41,11 +36,7 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if c := m.prefixCache.Load(); c != nil && c.id == id {
-		return c.prefix, nil
-	}
-	m.prefixCache.Store(&cachedPrefix{id, id + "|"})
-	return id + "|", nil
+	return m.t.prefixOf(id), nil
 }
 
 // holding returns the current lease when it is prefix's, nil otherwise.
@@ -108,10 +99,10 @@ func (m *Mutex) Fence() uint64 {
 // the round wrote is taken back: on the nodes that granted before TryLock
 // returns, on those that failed or were still in flight in the background
 // (see Locker.Wait); a node whose call failed after it may have been sent
-// is asked again after one, two and four node timeouts, since the call can
+// is asked again one and three node timeouts later, since the call can
 // still land after the first undo. A key that another round or holding of
-// the owner also claims stays. A holding this Mutex had before a failed refresh stays
-// valid until its old Until().
+// the owner also claims stays. A holding this Mutex had before a failed
+// refresh stays valid until its old Until().
 //
 // It returns the option or name error of NewMutex, or the Owner's error,
 // without touching the network.
@@ -119,7 +110,9 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	if m.err != nil {
 		return m.err
 	}
-	err := m.tryLock(ctx, m.t.gated(m.pol, len(m.c.nodes)))
+	now := time.Now().UnixNano()
+	m.t.touch(now)
+	err := m.tryLock(ctx, m.t.gated(m.pol, len(m.c.nodes), now))
 	if errors.Is(err, ErrHeldByOther) {
 		m.t.contended.Store(time.Now().UnixNano())
 	}

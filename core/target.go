@@ -1,6 +1,7 @@
 package core
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -18,6 +19,88 @@ type target struct {
 	contended  atomic.Int64 // when a round last met another owner, in Unix ns
 	fullRound  atomic.Int64 // when the last full round under contention began, in Unix ns
 	gateFailed atomic.Int64 // when the gate last failed to answer, in Unix ns
+	used       atomic.Int64 // when a Mutex was last made for it or made a round, in Unix ns (to the second)
+
+	prefix atomic.Pointer[ownerPrefix] // the last owner ID seen and its prefix
+}
+
+type ownerPrefix struct{ id, prefix string }
+
+// prefixOf returns the prefix of the values that owner id stores.
+func (t *target) prefixOf(id string) string {
+	if p := t.prefix.Load(); p != nil && p.id == id {
+		return p.prefix
+	}
+	p := &ownerPrefix{id, id + "|"}
+	t.prefix.Store(p)
+	return p.prefix
+}
+
+// touch notes that the lock is in use at now (Unix ns), at most once a
+// second, so that Mutexes of a busy name do not all write one word.
+func (t *target) touch(now int64) {
+	if now-t.used.Load() >= int64(time.Second) {
+		t.used.Store(now)
+	}
+}
+
+// targets is the locks of a Locker by name. What rounds learn about a lock
+// (contention, the gate, a gate that failed, the owner prefix) lives in its
+// target, so that a Mutex made per acquisition is gated at once when its
+// name is contended. It is bounded: once it has grown past its limit, names
+// that no Mutex used for forgetAfter are dropped. A Mutex that still has a
+// dropped target keeps using it; a new one gets a fresh target, which has
+// only lost what it learned about contention: that is advice for rounds,
+// never what their safety rests on.
+type targets struct {
+	byName   sync.Map     // name → *target
+	n        atomic.Int64 // entries in byName
+	limit    atomic.Int64 // n at which add sweeps
+	sweeping atomic.Bool
+}
+
+// minTargets is the least limit of targets.
+const minTargets = 1024
+
+// forgetAfter is how long an unused target is kept once targets is past its
+// limit.
+var forgetAfter = time.Minute
+
+// find returns the target of name, nil when there is none.
+func (ts *targets) find(name string, now int64) *target {
+	v, ok := ts.byName.Load(name)
+	if !ok {
+		return nil
+	}
+	t := v.(*target)
+	t.touch(now)
+	return t
+}
+
+// add stores t unless a target of its name was stored meanwhile, and
+// returns the one stored.
+func (ts *targets) add(t *target, now int64) *target {
+	t.used.Store(now)
+	if v, loaded := ts.byName.LoadOrStore(t.name, t); loaded {
+		return v.(*target)
+	}
+	if ts.n.Add(1) >= max(ts.limit.Load(), minTargets) && ts.sweeping.CompareAndSwap(false, true) {
+		ts.sweep(now)
+		ts.sweeping.Store(false)
+	}
+	return t
+}
+
+// sweep drops the targets unused for forgetAfter, and sets the next limit
+// to twice what is left, so that sweeps cost O(1) per add.
+func (ts *targets) sweep(now int64) {
+	ts.byName.Range(func(k, v any) bool {
+		if now-v.(*target).used.Load() >= int64(forgetAfter) && ts.byName.CompareAndDelete(k, v) {
+			ts.n.Add(-1)
+		}
+		return true
+	})
+	ts.limit.Store(2 * ts.n.Load())
 }
 
 // queueKey names the wait queue of one lock in the process: Lockers over
@@ -32,17 +115,17 @@ func newTarget(name string, quorum, gate int, deployment string) *target {
 	}
 }
 
-// gated reports whether the lock's next round, under policy p, goes
+// gated reports whether the lock's next round, under policy p at now
+// (Unix ns), goes
 // through the gate node: for a TTL after a round met another owner, except
 // for one full parallel round per p.fullEvery, so that a stale write left
 // on the gate (by a client cut off before it released there; it lives one
 // TTL at most) holds the lock from contenders for fullEvery at most, not
 // for its whole TTL. A gate that failed to answer is skipped for a TTL.
-func (t *target) gated(p *policy, nodes int) bool {
+func (t *target) gated(p *policy, nodes int, now int64) bool {
 	if nodes == 1 {
 		return false
 	}
-	now := time.Now().UnixNano()
 	ttl := int64(p.ttl)
 	if now-t.contended.Load() >= ttl || now-t.gateFailed.Load() < ttl {
 		t.fullRound.Store(now) // an ungated round is a full round

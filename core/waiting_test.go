@@ -353,3 +353,47 @@ func TestNoWakeStormWhileHeld(t *testing.T) {
 		assert.Less(t, calls, 30, "the waiter made %d script calls in half a second with server %d free", calls, free)
 	}
 }
+
+// What a Locker learns about contention belongs to the lock name, not to a
+// handle: a Mutex made for one attempt, after another handle met the
+// holder, asks the gate alone and stops there.
+func TestFreshHandleIsGated(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker()
+	holder := l.NewMutex("fresh-gated")
+	require.NoError(t, holder.TryLock(f.Ctx))
+	require.Eventually(t, func() bool { return len(f.Holders("fresh-gated")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
+	require.ErrorIs(t, l.NewMutex("fresh-gated").TryLock(f.Ctx), core.ErrNotAcquired) // meets the holder
+	f.settle(l)
+	f.OnAll("CONFIG", "RESETSTAT")
+	require.ErrorIs(t, l.NewMutex("fresh-gated").TryLock(f.Ctx), core.ErrNotAcquired)
+	asked := 0
+	for i := range f.Servers {
+		if f.ScriptCalls(i) > 0 {
+			asked++
+		}
+	}
+	assert.Equal(t, 1, asked, "a new handle for a contended name made a full round")
+	require.NoError(t, holder.Unlock(f.Ctx))
+}
+
+// A Locker keeps state for the names its Mutexes use, and forgets the
+// names no Mutex used for a while once it holds many: locking many
+// distinct names must not grow it without bound.
+func TestLockerForgetsIdleNames(t *testing.T) {
+	f := newFixture(t, 1)
+	l := f.Locker()
+	for i := range 3000 {
+		l.NewMutex(fmt.Sprintf("name-%d", i))
+	}
+	assert.Equal(t, 3000, core.Targets(l), "names in use within the last minute are kept")
+
+	defer core.SetForgetAfter(0)()
+	for i := range 3000 {
+		l.NewMutex(fmt.Sprintf("other-%d", i))
+	}
+	assert.LessOrEqual(t, core.Targets(l), 1024*2, "idle names are forgotten")
+	m := l.NewMutex("name-1")
+	require.NoError(t, m.TryLock(f.Ctx), "a forgotten name locks as before")
+	require.NoError(t, m.Unlock(f.Ctx))
+}
