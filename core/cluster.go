@@ -47,6 +47,7 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 	var late []bool
 	if ls != nil {
 		if won := ls.lastRound(); won != nil {
+			won.settle()
 			late = won.releaseLate(rel) // released once their acquire lands
 		}
 	}

@@ -132,3 +132,8 @@ func notSent(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
+
+// errAbandoned is the error of a round's call to a node that was not sent:
+// by the time it would have gone out, the round had failed or the holding
+// it won was released.
+var errAbandoned = errors.New("redlock: not sent: the round was over")

@@ -64,6 +64,7 @@ type round struct {
 	inFlight atomic.Int32 // node goroutines not yet finished
 	pending  int          // calls whose reply collect has not seen
 	t        tally
+	took     time.Duration // from the start of run to the decision
 
 	// For calls that write: closed by keep or undo, which the node
 	// goroutines wait for before they finish.
@@ -75,6 +76,10 @@ type round struct {
 	late     sync.Mutex
 	landed   []bool
 	lateCall *call
+
+	// Set once the round failed or the holding it won was released: a call
+	// of the round not sent yet is not sent at all.
+	abandoned atomic.Bool
 }
 
 type indexed struct {
@@ -87,6 +92,7 @@ type indexed struct {
 // still in flight go on in the background, counted by the Locker's Wait.
 // For a call that writes, the caller must then keep or undo the round.
 func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s shape) *round {
+	start := time.Now()
 	n := len(ns.nodes)
 	r := &round{s: ns, c: c, timeout: timeout, parent: ctx}
 	r.t.replies, r.t.answered = make([]reply, n), make([]bool, n)
@@ -145,6 +151,15 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 		ns.pending.add()
 		go func() {
 			defer ns.pending.done()
+			if r.abandoned.Load() {
+				// Not sent: as if the request were lost. Sending it now
+				// would only lock the node again until its undo or
+				// release lands.
+				rep := reply{state: failed, err: &NodeError{Addr: ns.nodes[i].Addr(), Err: errAbandoned}, unsent: true}
+				r.replies <- indexed{i, rep}
+				r.land(i, rep)
+				return
+			}
 			rep := r.eval(i)
 			if gateLetThrough && rep.state == refused {
 				// The gate let us through, so the last holder has released
@@ -157,6 +172,7 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 		}()
 	}
 	r.collect(ctx)
+	r.took = time.Since(start)
 	return r
 }
 
@@ -211,7 +227,7 @@ func (r *round) land(i int, rep reply) {
 			r.landed[i] = true
 			lc := r.lateCall
 			r.late.Unlock()
-			if lc != nil && rep.state != refused {
+			if lc != nil && rep.state != refused && !rep.unsent {
 				r.s.callNode(r.parent, r.timeout, i, lc)
 			}
 		}
@@ -242,6 +258,7 @@ func (r *round) undo(started time.Time) {
 	if !r.c.writes {
 		return
 	}
+	r.abandoned.Store(true)
 	if !r.c.undo {
 		close(r.decided)
 		return
@@ -334,6 +351,23 @@ func (r *round) undoNode(i int, unsure bool) {
 // taken back, and Locker.Wait after a failure waits that long at most.
 const undoRetries = 2
 
+// settle waits a little for the round's calls still in flight after keep:
+// as long again as the round took to decide (at least a millisecond, at
+// most the node timeout). On a healthy node such a call lands within
+// microseconds; releasing it together with the others, rather than once
+// it lands, leaves the lock free when Unlock returns.
+func (r *round) settle() {
+	if r.inFlight.Load() == 0 {
+		return
+	}
+	t := time.NewTimer(min(max(r.took, time.Millisecond), r.timeout))
+	defer t.Stop()
+	select {
+	case <-r.ctx.Done(): // every call has landed, or the node timeout passed
+	case <-t.C:
+	}
+}
+
 // releaseLate has the nodes whose call is still in flight, after keep, get
 // lc once they land. It returns those nodes, nil when there are none.
 func (r *round) releaseLate(lc *call) []bool {
@@ -353,6 +387,7 @@ func (r *round) releaseLate(lc *call) []bool {
 	}
 	if pending != nil {
 		r.lateCall = lc
+		r.abandoned.Store(true)
 	}
 	return pending
 }
