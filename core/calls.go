@@ -35,6 +35,14 @@ type call struct {
 	undo       bool // a failed round takes its claim back with undoCall on every node that may hold it
 	detach     bool // it runs to its end even when the caller's context ends: releases and hand-overs
 	wait       bool // the round waits for every node instead of deciding at the first quorum
+
+	argv [6]string // storage for args
+}
+
+// with sets c's args to args, stored in c itself, and returns c.
+func (c *call) with(args ...string) *call {
+	c.args = append(c.argv[:0], args...)
+	return c
 }
 
 // acquireCall takes the lock for owner prefix with claim, the round's
@@ -51,7 +59,7 @@ func acquireCall(t *target, p *policy, prefix, claim string, holding bool) *call
 	case p.refresh:
 		mode = "1"
 	}
-	c := &call{script: acquireScript, keys: t.lockKey, args: []string{prefix, claim, p.ttlms, mode}, need: t.quorum, writes: true, undo: mode != "2"}
+	c := (&call{script: acquireScript, keys: t.lockKey, need: t.quorum, writes: true, undo: mode != "2"}).with(prefix, claim, p.ttlms, mode)
 	if p.fencing {
 		c.keys, c.wait = t.keys, true
 	}
@@ -61,7 +69,7 @@ func acquireCall(t *target, p *policy, prefix, claim string, holding bool) *call
 // releaseCall releases the lock of owner prefix taken by rounds with
 // nonces from lo to hi.
 func releaseCall(t *target, prefix, lo, hi string) *call {
-	return &call{script: releaseScript, keys: t.lockKey, args: []string{prefix, lo, hi}, need: t.quorum, detach: true}
+	return (&call{script: releaseScript, keys: t.lockKey, need: t.quorum, detach: true}).with(prefix, lo, hi)
 }
 
 // extendCall resets the TTL of the lock of owner prefix on the nodes where
@@ -71,19 +79,19 @@ func extendCall(t *target, p *policy, prefix, claim string) *call {
 	if claim == lowestNonce {
 		claim = ""
 	}
-	return &call{script: extendScript, keys: t.lockKey, args: []string{prefix, p.ttlms, claim}, need: t.quorum}
+	return (&call{script: extendScript, keys: t.lockKey, need: t.quorum}).with(prefix, p.ttlms, claim)
 }
 
 // fenceCall commits token on the nodes where owner prefix holds the lock
 // with claim; it succeeds on the fence quorum (see policy.fenceQuorum).
 func fenceCall(t *target, prefix, claim string, token uint64, need int) *call {
-	return &call{script: fenceScript, keys: t.keys, args: []string{prefix, strconv.FormatUint(token, 10), hex16(token), claim}, need: need}
+	return (&call{script: fenceScript, keys: t.keys, need: need}).with(prefix, strconv.FormatUint(token, 10), hex16(token), claim)
 }
 
 // handoverCall passes the lock of owner from, taken by rounds lo to hi, to
 // owner to, as created by round nonce with to's TTL.
 func handoverCall(t *target, p *policy, to, nonce, from, lo, hi string) *call {
-	return &call{script: handoverScript, keys: t.lockKey, args: []string{to, nonce, p.ttlms, from, lo, hi}, need: t.quorum, writes: true, undo: true, detach: true}
+	return (&call{script: handoverScript, keys: t.lockKey, need: t.quorum, writes: true, undo: true, detach: true}).with(to, nonce, p.ttlms, from, lo, hi)
 }
 
 // decode reads node addr's reply v to c. repeated is set when the call was

@@ -80,7 +80,19 @@ type round struct {
 	// Set once the round failed or the holding it won was released: a call
 	// of the round not sent yet is not sent at all.
 	abandoned atomic.Bool
+
+	// Storage for the slices above on up to inlineNodes nodes, so that a
+	// round allocates them with itself.
+	inline struct {
+		replies  [inlineNodes]reply
+		answered [inlineNodes]bool
+		landed   [inlineNodes]bool
+		calls    [inlineNodes]int
+	}
 }
+
+// inlineNodes is the most nodes whose round state comes inline.
+const inlineNodes = 7
 
 type indexed struct {
 	node int
@@ -95,9 +107,18 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 	start := time.Now()
 	n := len(ns.nodes)
 	r := &round{s: ns, c: c, timeout: timeout, parent: ctx}
-	r.t.replies, r.t.answered = make([]reply, n), make([]bool, n)
+	if n <= len(r.inline.replies) {
+		r.t.replies, r.t.answered = r.inline.replies[:n:n], r.inline.answered[:n:n]
+	} else {
+		r.t.replies, r.t.answered = make([]reply, n), make([]bool, n)
+	}
 	if c.writes {
-		r.decided, r.landed = make(chan struct{}), make([]bool, n)
+		r.decided = make(chan struct{})
+		if n <= len(r.inline.landed) {
+			r.landed = r.inline.landed[:n:n]
+		} else {
+			r.landed = make([]bool, n)
+		}
 	}
 	base := ctx
 	if c.detach {
@@ -129,7 +150,7 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 		gateLetThrough = rep.state != failed && rep.state != refused
 	}
 	r.replies = make(chan indexed, n)
-	var calls []int
+	calls := r.inline.calls[:0]
 	for k := range n {
 		i := k
 		if s.first >= 0 {
@@ -149,31 +170,34 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 	}
 	for _, i := range calls {
 		ns.pending.add()
-		go func() {
-			defer ns.pending.done()
-			if r.abandoned.Load() {
-				// Not sent: as if the request were lost. Sending it now
-				// would only lock the node again until its undo or
-				// release lands.
-				rep := reply{state: failed, err: &NodeError{Addr: ns.nodes[i].Addr(), Err: errAbandoned}, unsent: true}
-				r.replies <- indexed{i, rep}
-				r.land(i, rep)
-				return
-			}
-			rep := r.eval(i)
-			if gateLetThrough && rep.state == refused {
-				// The gate let us through, so the last holder has released
-				// it; its releases of the other nodes, sent together with
-				// the gate's, are most likely in by now: ask once more.
-				rep = r.eval(i)
-			}
-			r.replies <- indexed{i, rep}
-			r.land(i, rep)
-		}()
+		go r.call(i, gateLetThrough)
 	}
 	r.collect(ctx)
 	r.took = time.Since(start)
 	return r
+}
+
+// call sends the round's call to node i, from a goroutine of its own, and
+// lands it. gateLetThrough is set when the lock's gate granted first.
+func (r *round) call(i int, gateLetThrough bool) {
+	defer r.s.pending.done()
+	var rep reply
+	switch {
+	case r.abandoned.Load():
+		// Not sent: as if the request were lost. Sending it now would only
+		// lock the node again until its undo or release lands.
+		rep = reply{state: failed, err: &NodeError{Addr: r.s.nodes[i].Addr(), Err: errAbandoned}, unsent: true}
+	default:
+		rep = r.eval(i)
+		if gateLetThrough && rep.state == refused {
+			// The gate let us through, so the last holder has released it;
+			// its releases of the other nodes, sent together with the
+			// gate's, are most likely in by now: ask once more.
+			rep = r.eval(i)
+		}
+	}
+	r.replies <- indexed{i, rep}
+	r.land(i, rep)
 }
 
 // collect reads replies until the round is decided or ctx ends.
