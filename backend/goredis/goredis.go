@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -78,11 +79,18 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 }
 
 func (n *node) eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
-	argv := argv(args)
+	buf := argvPool.Get().(*[]any)
+	argv := (*buf)[:0]
+	for _, a := range args {
+		argv = append(argv, a)
+	}
 	v, err := n.client.EvalSha(ctx, script.Hash(), keys, argv...).Result()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		v, err = n.client.Eval(ctx, script.Source(), keys, argv...).Result()
 	}
+	clear(argv) // go-redis copied the args into its command
+	*buf = argv[:0]
+	argvPool.Put(buf)
 	if err == redis.Nil {
 		return nil, nil
 	}
@@ -141,6 +149,9 @@ func (n *node) evalBatch(ctx context.Context, calls []core.Call) {
 		calls[i].Reply, calls[i].Err = v, err
 	}
 }
+
+// argvPool holds the argument slices of eval, which go-redis copies.
+var argvPool = sync.Pool{New: func() any { s := make([]any, 0, 8); return &s }}
 
 func argv(args []string) []any {
 	out := make([]any, len(args))
