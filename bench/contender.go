@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	redigolib "github.com/gomodule/redigo/redis"
@@ -52,6 +53,91 @@ type handle interface {
 	wait(ctx context.Context) error
 	// close frees what the handle holds, such as its own connections.
 	close()
+}
+
+// pattern is how a goroutine gets the handles it acquires with.
+type pattern int
+
+const (
+	// reused: one handle per goroutine and lock name, made before the
+	// figure and reused for every acquisition.
+	reused pattern = iota
+	// fresh: a new handle for every acquisition, made inside the measured
+	// time, the way a job writes locker.NewMutex(name).TryLock(ctx).
+	fresh
+)
+
+// patterns are the patterns every figure measures, in report order.
+var patterns = []pattern{reused, fresh}
+
+// suffix is what the report appends to a contender's name for p.
+func (p pattern) suffix() string {
+	if p == fresh {
+		return " (new)"
+	}
+	return ""
+}
+
+// freshLocks is the fresh pattern over l: its handles make a new handle
+// of l for every try or wait, and close it when the lock is released or
+// the attempt fails. Only the shared instance l is set up once.
+type freshLocks struct{ l locks }
+
+func (f freshLocks) handle(name string) (handle, error) {
+	return &freshHandle{l: f.l, name: name}, nil
+}
+
+// close does nothing: the instance belongs to the reused pattern, which
+// closes it.
+func (f freshLocks) close() {}
+
+type freshHandle struct {
+	l    locks
+	name string
+	held handle // the handle of the lock acquired, until its release
+}
+
+func (h *freshHandle) try(ctx context.Context) (bool, error) {
+	cur, err := h.l.handle(h.name)
+	if err != nil {
+		return false, err
+	}
+	ok, err := cur.try(ctx)
+	if !ok || err != nil {
+		cur.close()
+		return false, err
+	}
+	h.held = cur
+	return true, nil
+}
+
+func (h *freshHandle) wait(ctx context.Context) error {
+	cur, err := h.l.handle(h.name)
+	if err != nil {
+		return err
+	}
+	if err := cur.wait(ctx); err != nil {
+		cur.close()
+		return err
+	}
+	h.held = cur
+	return nil
+}
+
+func (h *freshHandle) release(ctx context.Context) error {
+	if h.held == nil {
+		return errors.New("release without a lock")
+	}
+	err := h.held.release(ctx)
+	h.held.close()
+	h.held = nil
+	return err
+}
+
+func (h *freshHandle) close() {
+	if h.held != nil {
+		h.held.close()
+	}
 }
 
 // contenders lists everything the bench measures, in report order.

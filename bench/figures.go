@@ -22,11 +22,13 @@ type config struct {
 	warmup     time.Duration // unmeasured load per contender before the figures
 	throughput int           // goroutines on distinct keys
 	contended  int           // goroutines on one key
+	keepLocks  int           // locks held at once in the keep-alive figure
+	keepTTL    time.Duration // their TTL; the keep-alive period is a third of it
 }
 
 var (
-	fullConfig  = config{ns: []int{1, 3, 5}, passes: 7, slice: 250 * time.Millisecond, handoffs: 3, countOps: 200, warmup: 200 * time.Millisecond, throughput: 64, contended: 16}
-	shortConfig = config{ns: []int{1, 3, 5}, passes: 3, slice: 100 * time.Millisecond, handoffs: 2, countOps: 100, warmup: 100 * time.Millisecond, throughput: 64, contended: 16}
+	fullConfig  = config{ns: []int{1, 3, 5}, passes: 7, slice: 250 * time.Millisecond, handoffs: 3, countOps: 200, warmup: 200 * time.Millisecond, throughput: 64, contended: 16, keepLocks: 100_000, keepTTL: 30 * time.Second}
+	shortConfig = config{ns: []int{1, 3, 5}, passes: 3, slice: 100 * time.Millisecond, handoffs: 2, countOps: 100, warmup: 100 * time.Millisecond, throughput: 64, contended: 16, keepLocks: 2_000, keepTTL: 6 * time.Second}
 )
 
 // maxHold bounds the random time a holder keeps the lock before it
@@ -37,15 +39,17 @@ const (
 	waitBound = 5 * time.Second
 )
 
-// result is one contender's figures at one N. Per-pass values are kept
-// so that the report can take their medians.
+// result is one contender's figures at one N in one pattern. Per-pass
+// values are kept so that the report can take their medians.
 type result struct {
-	name string
-	kind kind
-	n    int
+	name    string
+	kind    kind
+	n       int
+	pattern pattern
 
 	p50, p99      []time.Duration // uncontended acquire+release, per pass
 	allocs, bytes []float64       // per acquire+release, per pass
+	cpu           []float64       // client CPU µs per acquire+release, per pass
 	throughput    []float64       // ops/s of the throughput goroutines, per pass
 	acquired      []float64       // acquisitions/s on one contended key, per pass
 	failed        []float64       // failed tries/s on that key, per pass
@@ -61,6 +65,10 @@ type result struct {
 	errs     int
 	firstErr error
 }
+
+// label is the contender's name in the report: its name, suffixed for
+// the fresh pattern.
+func (r *result) label() string { return r.name + r.pattern.suffix() }
 
 // fail records an error that the named figure met.
 func (r *result) fail(figure string, err error) {
@@ -82,12 +90,19 @@ type runner struct {
 	samples []time.Duration // reused buffer for latency samples
 }
 
-// figureNames are the figures, as -figures names them.
-var figureNames = []string{"latency", "throughput", "contended", "waiting", "hand-off"}
+// figureNames are the figures, as -figures names them: the ones measured
+// at every N, then the keep-alive figure, which has a run of its own.
+var figureNames = []string{"latency", "throughput", "contended", "waiting", "hand-off", "keepalive"}
 
-// opened is a contender opened at one N: holders, and a second,
-// independent instance whose handles wait in the hand-off figure, as
-// another process would.
+// wants reports whether the figure called name is to be measured.
+func (r *runner) wants(name string) bool {
+	return len(r.figures) == 0 || slices.Contains(r.figures, name)
+}
+
+// opened is a contender opened at one N, in one pattern: holders, and a
+// second, independent instance whose handles wait in the hand-off figure,
+// as another process would. Both patterns of a contender share its two
+// instances.
 type opened struct {
 	c       contender
 	l, w    locks
@@ -95,16 +110,28 @@ type opened struct {
 	sliceNo int
 }
 
-func (r *runner) run(ctx context.Context, cs []contender) ([]*result, error) {
+// run measures the figures at every N, then the keep-alive figure.
+func (r *runner) run(ctx context.Context, cs []contender) ([]*result, []*keepResult, error) {
 	var all []*result
+	perN := false
+	for _, f := range figureNames[:len(figureNames)-1] {
+		perN = perN || r.wants(f)
+	}
 	for _, n := range r.cfg.ns {
+		if !perN {
+			break
+		}
 		res, err := r.runN(ctx, n, cs)
 		all = append(all, res...)
 		if err != nil {
-			return all, err
+			return all, nil, err
 		}
 	}
-	return all, nil
+	if !r.wants("keepalive") {
+		return all, nil, nil
+	}
+	keep, err := r.keepalive(ctx, cs)
+	return all, keep, err
 }
 
 func (r *runner) runN(ctx context.Context, n int, cs []contender) ([]*result, error) {
@@ -113,10 +140,10 @@ func (r *runner) runN(ctx context.Context, n int, cs []contender) ([]*result, er
 		return nil, err
 	}
 	var opens []*opened
+	var instances []locks
 	defer func() {
-		for _, o := range opens {
-			o.l.close()
-			o.w.close()
+		for _, l := range instances {
+			l.close()
 		}
 	}()
 	for _, c := range cs {
@@ -127,12 +154,19 @@ func (r *runner) runN(ctx context.Context, n int, cs []contender) ([]*result, er
 		if err != nil {
 			return nil, fmt.Errorf("%s at N=%d: %w", c.name, n, err)
 		}
+		instances = append(instances, l)
 		w, err := c.open(addrs)
 		if err != nil {
-			l.close()
 			return nil, fmt.Errorf("%s at N=%d: %w", c.name, n, err)
 		}
-		opens = append(opens, &opened{c: c, l: l, w: w, res: &result{name: c.name, kind: c.kind, n: n}})
+		instances = append(instances, w)
+		for _, p := range patterns {
+			o := &opened{c: c, l: l, w: w, res: &result{name: c.name, kind: c.kind, n: n, pattern: p}}
+			if p == fresh {
+				o.l, o.w = freshLocks{l}, freshLocks{w}
+			}
+			opens = append(opens, o)
+		}
 	}
 	var results []*result
 	for _, o := range opens {
@@ -142,7 +176,7 @@ func (r *runner) runN(ctx context.Context, n int, cs []contender) ([]*result, er
 	fmt.Fprintf(r.log, "N=%d: warm-up\n", n)
 	for _, o := range opens {
 		if err := r.warm(o); err != nil {
-			return results, fmt.Errorf("%s at N=%d: warm-up: %w", o.c.name, n, err)
+			return results, fmt.Errorf("%s at N=%d: warm-up: %w", o.res.label(), n, err)
 		}
 	}
 
@@ -157,7 +191,7 @@ func (r *runner) runN(ctx context.Context, n int, cs []contender) ([]*result, er
 		{"hand-off", func(o *opened) { r.handoff(ctx, o) }},
 	}
 	for _, f := range figures {
-		if len(r.figures) > 0 && !slices.Contains(r.figures, f.name) {
+		if !r.wants(f.name) {
 			continue
 		}
 		for pass := range r.cfg.passes {
@@ -175,7 +209,7 @@ func (r *runner) runN(ctx context.Context, n int, cs []contender) ([]*result, er
 	fmt.Fprintf(r.log, "N=%d: command counts\n", n)
 	for _, o := range opens {
 		if err := r.count(o); err != nil {
-			return results, fmt.Errorf("%s at N=%d: command count: %w", o.c.name, n, err)
+			return results, fmt.Errorf("%s at N=%d: command count: %w", o.res.label(), n, err)
 		}
 	}
 	return results, nil
@@ -186,7 +220,7 @@ func (r *runner) runN(ctx context.Context, n int, cs []contender) ([]*result, er
 // rounds on the waiters'. Only errors of the waiters' rounds count.
 func (r *runner) warm(o *opened) error {
 	measured := o.res
-	o.res = &result{name: measured.name, kind: measured.kind, n: measured.n}
+	o.res = &result{name: measured.name, kind: measured.kind, n: measured.n, pattern: measured.pattern}
 	r.throughput(o, r.cfg.warmup)
 	o.res = measured
 	h, err := o.w.handle(r.name(o, "warm"))
@@ -212,11 +246,14 @@ func (r *runner) warm(o *opened) error {
 // name returns a lock name no earlier slice used.
 func (r *runner) name(o *opened, figure string) string {
 	o.sliceNo++
-	return fmt.Sprintf("bench:%s:%s:%d", figure, o.c.name, o.sliceNo)
+	return fmt.Sprintf("bench:%s:%s:%d", figure, o.res.label(), o.sliceNo)
 }
 
 // latency runs acquire+release from one goroutine on one key for a slice,
-// and records p50, p99 and the allocations per pair.
+// and records p50, p99, the allocations and the client CPU time per pair.
+// The CPU time is the process's (getrusage: user and system) over the
+// slice: the servers are processes of their own, and nothing else of the
+// bench runs meanwhile.
 func (r *runner) latency(o *opened) {
 	ctx := context.Background()
 	h, err := o.l.handle(r.name(o, "latency"))
@@ -229,6 +266,7 @@ func (r *runner) latency(o *opened) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	cpuBefore := cpuTime()
 	start := time.Now()
 	for now := start; now.Sub(start) < r.cfg.slice && len(samples) < cap(samples); {
 		ok, err := h.try(ctx)
@@ -245,6 +283,7 @@ func (r *runner) latency(o *opened) {
 		}
 		now = end
 	}
+	cpuAfter := cpuTime()
 	runtime.ReadMemStats(&after)
 	if len(samples) == 0 {
 		return
@@ -252,6 +291,9 @@ func (r *runner) latency(o *opened) {
 	ops := float64(len(samples))
 	o.res.allocs = append(o.res.allocs, float64(after.Mallocs-before.Mallocs)/ops)
 	o.res.bytes = append(o.res.bytes, float64(after.TotalAlloc-before.TotalAlloc)/ops)
+	if cpuBefore > 0 {
+		o.res.cpu = append(o.res.cpu, float64(cpuAfter-cpuBefore)/float64(time.Microsecond)/ops)
+	}
 	slices.Sort(samples)
 	o.res.p50 = append(o.res.p50, percentile(samples, 0.50))
 	o.res.p99 = append(o.res.p99, percentile(samples, 0.99))

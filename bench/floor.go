@@ -134,11 +134,23 @@ func (h *goredisFloorHandle) wait(ctx context.Context) error { return busyWait(c
 func (h *goredisFloorHandle) close()                         {}
 
 // socketFloor is the floor through plain sockets: one goroutine writes the
-// command to all N connections, then reads the N replies. Each handle has
-// its own connections; commands are encoded once per handle.
+// command to all N connections, then reads the N replies. Each handle
+// takes a set of N connections of its own from the instance's idle sets
+// (dialling a new set when none is idle) and gives it back when closed,
+// as a connection pool would; its commands are encoded once per handle.
 type socketFloor struct {
 	addrs []string
 	sha   string
+	mu    sync.Mutex
+	idle  []*connSet
+}
+
+// connSet is one connection to each server.
+type connSet struct {
+	conns  []net.Conn
+	rds    []*bufio.Reader
+	renew  time.Time // when to push the connections' deadline forward
+	broken bool      // an exchange failed: close it rather than reuse it
 }
 
 func openSocketFloor(addrs []string) (locks, error) {
@@ -157,33 +169,75 @@ func openSocketFloor(addrs []string) (locks, error) {
 	return l, nil
 }
 
-func (l *socketFloor) close() {}
-
-func (l *socketFloor) handle(name string) (handle, error) {
-	token := randomToken()
-	h := &socketHandle{
-		set:     encode("SET", name, token, "NX", "PX", strconv.FormatInt(ttl.Milliseconds(), 10)),
-		del:     encode("EVALSHA", l.sha, "1", name, token),
-		granted: make([]bool, len(l.addrs)),
+func (l *socketFloor) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, cs := range l.idle {
+		cs.close()
 	}
+	l.idle = nil
+}
+
+// get returns an idle connection set, or dials a new one.
+func (l *socketFloor) get() (*connSet, error) {
+	l.mu.Lock()
+	if n := len(l.idle); n > 0 {
+		cs := l.idle[n-1]
+		l.idle = l.idle[:n-1]
+		l.mu.Unlock()
+		return cs, nil
+	}
+	l.mu.Unlock()
+	cs := &connSet{}
 	for _, addr := range l.addrs {
 		nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
-			h.close()
+			cs.close()
 			return nil, err
 		}
-		h.conns = append(h.conns, nc)
-		h.rds = append(h.rds, bufio.NewReader(nc))
+		cs.conns = append(cs.conns, nc)
+		cs.rds = append(cs.rds, bufio.NewReader(nc))
 	}
-	return h, nil
+	return cs, nil
+}
+
+// put makes cs idle again, or closes it if it broke.
+func (l *socketFloor) put(cs *connSet) {
+	if cs.broken {
+		cs.close()
+		return
+	}
+	l.mu.Lock()
+	l.idle = append(l.idle, cs)
+	l.mu.Unlock()
+}
+
+func (cs *connSet) close() {
+	for _, nc := range cs.conns {
+		nc.Close()
+	}
+}
+
+func (l *socketFloor) handle(name string) (handle, error) {
+	cs, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	token := randomToken()
+	return &socketHandle{
+		l:       l,
+		cs:      cs,
+		set:     encode("SET", name, token, "NX", "PX", strconv.FormatInt(ttl.Milliseconds(), 10)),
+		del:     encode("EVALSHA", l.sha, "1", name, token),
+		granted: make([]bool, len(l.addrs)),
+	}, nil
 }
 
 type socketHandle struct {
-	conns    []net.Conn
-	rds      []*bufio.Reader
+	l        *socketFloor
+	cs       *connSet
 	set, del []byte
 	granted  []bool
-	renew    time.Time // when to push the connections' deadline forward
 }
 
 // encode returns a command as a RESP array of bulk strings.
@@ -197,34 +251,44 @@ func encode(args ...string) []byte {
 
 // deadline keeps every exchange bounded without a timer per command: the
 // connections' deadline is moved 5s ahead every 2s.
-func (h *socketHandle) deadline() error {
+func (cs *connSet) deadline() error {
 	now := time.Now()
-	if now.Before(h.renew) {
+	if now.Before(cs.renew) {
 		return nil
 	}
-	for _, nc := range h.conns {
+	for _, nc := range cs.conns {
 		if err := nc.SetDeadline(now.Add(5 * time.Second)); err != nil {
 			return err
 		}
 	}
-	h.renew = now.Add(2 * time.Second)
+	cs.renew = now.Add(2 * time.Second)
 	return nil
 }
 
 // exchange writes cmd to the connections where send[i] holds (all of
 // them when send is nil), then reads their replies into fn.
+// A failed exchange marks the connections broken, as replies may be left
+// unread on them.
 func (h *socketHandle) exchange(cmd []byte, send []bool, fn func(i int, line []byte)) error {
-	if err := h.deadline(); err != nil {
+	err := h.cs.exchange(cmd, send, fn)
+	if err != nil {
+		h.cs.broken = true
+	}
+	return err
+}
+
+func (cs *connSet) exchange(cmd []byte, send []bool, fn func(i int, line []byte)) error {
+	if err := cs.deadline(); err != nil {
 		return err
 	}
-	for i, nc := range h.conns {
+	for i, nc := range cs.conns {
 		if send == nil || send[i] {
 			if _, err := nc.Write(cmd); err != nil {
 				return err
 			}
 		}
 	}
-	for i, rd := range h.rds {
+	for i, rd := range cs.rds {
 		if send != nil && !send[i] {
 			continue
 		}
@@ -233,7 +297,7 @@ func (h *socketHandle) exchange(cmd []byte, send []bool, fn func(i int, line []b
 			return err
 		}
 		if line[0] == '-' {
-			return fmt.Errorf("%s: %s", h.conns[i].RemoteAddr(), line[1:len(line)-2])
+			return fmt.Errorf("%s: %s", cs.conns[i].RemoteAddr(), line[1:len(line)-2])
 		}
 		fn(i, line)
 	}
@@ -251,7 +315,7 @@ func (h *socketHandle) try(context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if n >= quorum(len(h.conns)) {
+	if n >= quorum(len(h.granted)) {
 		return true, nil
 	}
 	if n > 0 {
@@ -267,7 +331,7 @@ func (h *socketHandle) release(context.Context) error {
 			n++
 		}
 	})
-	if err == nil && n < quorum(len(h.conns)) {
+	if err == nil && n < quorum(len(h.granted)) {
 		err = errors.New("floor: release not confirmed by a quorum")
 	}
 	return err
@@ -275,8 +339,5 @@ func (h *socketHandle) release(context.Context) error {
 
 func (h *socketHandle) wait(ctx context.Context) error { return busyWait(ctx, h) }
 
-func (h *socketHandle) close() {
-	for _, nc := range h.conns {
-		nc.Close()
-	}
-}
+// close gives the handle's connections back to the instance.
+func (h *socketHandle) close() { h.l.put(h.cs) }

@@ -19,11 +19,11 @@ import (
 )
 
 func main() {
-	short := flag.Bool("short", false, "fewer and shorter passes (under 2 minutes)")
+	short := flag.Bool("short", false, "fewer and shorter passes and a smaller keep-alive figure (about 2½ minutes)")
 	out := flag.String("out", "RESULTS.md", "markdown report to write")
 	svg := flag.String("svg", "results.svg", "SVG chart to write")
 	only := flag.String("only", "", "comma-separated contender names to measure (default: all)")
-	figures := flag.String("figures", "", "comma-separated figures to measure: latency, throughput, contended, hand-off (default: all)")
+	figures := flag.String("figures", "", "comma-separated figures to measure: "+strings.Join(figureNames, ", ")+" (default: all)")
 	flag.Parse()
 	if err := run(*short, *out, *svg, *only, *figures); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -67,7 +67,7 @@ func run(short bool, out, svg, only, figures string) error {
 	defer cl.stop()
 
 	r := &runner{cfg: cfg, cluster: cl, log: os.Stderr, figures: figs, samples: make([]time.Duration, 0, 1<<20)}
-	results, err := r.run(ctx, cs)
+	results, keep, err := r.run(ctx, cs)
 	if err != nil {
 		return err
 	}
@@ -76,10 +76,10 @@ func run(short bool, out, svg, only, figures string) error {
 	if err != nil {
 		chartPath = svg
 	}
-	if err := os.WriteFile(out, []byte(markdown(env, cfg, results, filepath.ToSlash(chartPath))), 0o644); err != nil {
+	if err := os.WriteFile(out, []byte(markdown(env, cfg, results, keep, filepath.ToSlash(chartPath))), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(svg, []byte(chart(env, cfg, results)), 0o644); err != nil {
+	if err := os.WriteFile(svg, []byte(chart(env, cfg, results, keep)), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s and %s in %v\n", out, svg, time.Since(began).Round(time.Second))

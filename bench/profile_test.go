@@ -53,8 +53,10 @@ func BenchmarkThroughput(b *testing.B) {
 	})
 }
 
-// each runs fn for every contender at N = 1, 3 and 5, on servers started
-// for the benchmark, with the contender opened and a fresh lock name.
+// each runs fn for every contender at N = 1, 3 and 5 in both patterns, on
+// servers started for the benchmark, with the contender opened and a fresh
+// lock name. The fresh pattern's sub-benchmarks end in "/new", e.g.
+// Uncontended/redlock/goredis/N=3/new.
 func each(b *testing.B, fn func(b *testing.B, l locks, name string)) {
 	cl, err := startCluster(5)
 	if err != nil {
@@ -66,14 +68,24 @@ func each(b *testing.B, fn func(b *testing.B, l locks, name string)) {
 			if n > c.maxN {
 				continue
 			}
-			b.Run(fmt.Sprintf("%s/N=%d", c.name, n), func(b *testing.B) {
-				l, err := c.open(cl.addrs(n))
-				if err != nil {
-					b.Fatal(err)
+			for _, p := range patterns {
+				sub := fmt.Sprintf("%s/N=%d", c.name, n)
+				if p == fresh {
+					sub += "/new"
 				}
-				defer l.close()
-				fn(b, l, fmt.Sprintf("bench:profile:%s:%s:%d", b.Name(), c.name, n))
-			})
+				b.Run(sub, func(b *testing.B) {
+					l, err := c.open(cl.addrs(n))
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer l.close()
+					var in locks = l
+					if p == fresh {
+						in = freshLocks{l}
+					}
+					fn(b, in, fmt.Sprintf("bench:profile:%s", b.Name()))
+				})
+			}
 		}
 	}
 }

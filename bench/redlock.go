@@ -15,58 +15,77 @@ import (
 	"github.com/redlock-go/redlock/core"
 )
 
-// ourContenders are this library through each of its backends. Each
-// builds one client per server, configured as the backend's docs advise.
+// backend is one of this library's backends: how to build its nodes, one
+// client per server, configured as the backend's docs advise. The returned
+// function closes the clients.
+type backend struct {
+	name  string
+	nodes func(addrs []string) ([]core.Node, func(), error)
+}
+
+var backends = []backend{
+	{name: "redlock/goredis", nodes: func(addrs []string) ([]core.Node, func(), error) {
+		var clients []*goredislib.Client
+		nodes := make([]core.Node, len(addrs))
+		for i, addr := range addrs {
+			c := newGoredisClient(addr)
+			clients = append(clients, c)
+			nodes[i] = goredis.NewNode(c)
+		}
+		return nodes, func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}, nil
+	}},
+	{name: "redlock/redigo", nodes: func(addrs []string) ([]core.Node, func(), error) {
+		var pools []*redigolib.Pool
+		nodes := make([]core.Node, len(addrs))
+		for i, addr := range addrs {
+			p := newRedigoPool(addr)
+			pools = append(pools, p)
+			nodes[i] = redigo.NewNodeAddr(p, addr)
+		}
+		return nodes, func() {
+			for _, p := range pools {
+				p.Close()
+			}
+		}, nil
+	}},
+	{name: "redlock/rueidis", nodes: func(addrs []string) ([]core.Node, func(), error) {
+		var clients []rueidislib.Client
+		closeAll := func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}
+		nodes := make([]core.Node, len(addrs))
+		for i, addr := range addrs {
+			c, err := newRueidisClient(rueidislib.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			clients = append(clients, c)
+			nodes[i] = rueidis.NewNode(c)
+		}
+		return nodes, closeAll, nil
+	}},
+}
+
+// ourContenders are this library through each of its backends.
 func ourContenders() []contender {
-	return []contender{
-		{name: "redlock/goredis", kind: ours, maxN: 5, open: func(addrs []string) (locks, error) {
-			var clients []*goredislib.Client
-			nodes := make([]core.Node, len(addrs))
-			for i, addr := range addrs {
-				c := newGoredisClient(addr)
-				clients = append(clients, c)
-				nodes[i] = goredis.NewNode(c)
+	var out []contender
+	for _, b := range backends {
+		out = append(out, contender{name: b.name, kind: ours, maxN: 5, open: func(addrs []string) (locks, error) {
+			nodes, closeFn, err := b.nodes(addrs)
+			if err != nil {
+				return nil, err
 			}
-			return newOurLocks(nodes, func() {
-				for _, c := range clients {
-					c.Close()
-				}
-			})
-		}},
-		{name: "redlock/redigo", kind: ours, maxN: 5, open: func(addrs []string) (locks, error) {
-			var pools []*redigolib.Pool
-			nodes := make([]core.Node, len(addrs))
-			for i, addr := range addrs {
-				p := newRedigoPool(addr)
-				pools = append(pools, p)
-				nodes[i] = redigo.NewNodeAddr(p, addr)
-			}
-			return newOurLocks(nodes, func() {
-				for _, p := range pools {
-					p.Close()
-				}
-			})
-		}},
-		{name: "redlock/rueidis", kind: ours, maxN: 5, open: func(addrs []string) (locks, error) {
-			var clients []rueidislib.Client
-			closeAll := func() {
-				for _, c := range clients {
-					c.Close()
-				}
-			}
-			nodes := make([]core.Node, len(addrs))
-			for i, addr := range addrs {
-				c, err := newRueidisClient(rueidislib.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-				if err != nil {
-					closeAll()
-					return nil, err
-				}
-				clients = append(clients, c)
-				nodes[i] = rueidis.NewNode(c)
-			}
-			return newOurLocks(nodes, closeAll)
-		}},
+			return newOurLocks(nodes, closeFn)
+		}})
 	}
+	return out
 }
 
 type ourLocks struct {

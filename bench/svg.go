@@ -25,20 +25,20 @@ var colours = map[string]string{
 }
 
 const (
-	chartWidth  = 1000
+	chartWidth  = 1200
 	panelHeight = 280
-	panelGap    = 90 // below a plot: the N labels and two lines of target notes
+	panelGap    = 105 // below a plot: the N labels and up to four lines of target notes
 	marginLeft  = 80
 	marginRight = 20
 )
 
-// chartPanel is one bar chart of the SVG: a figure's value per contender,
-// grouped by N, with the targets of its goal when it has one.
+// chartPanel is one bar chart of the SVG: a figure's value per contender
+// and pattern, grouped by N, with the targets of its goals.
 type chartPanel struct {
 	title string
 	scale scaleKind
 	value func(*result) float64 // in the panel's unit
-	goal  *goal                 // nil: no target on this figure
+	goals []*goal               // none: no target on this figure
 }
 
 // goalOf returns the goal of the named figure, nil if it has none.
@@ -51,37 +51,71 @@ func goalOf(figure string) *goal {
 	return nil
 }
 
-// chart draws grouped bars, one group per N and one bar per contender:
-// uncontended p50 latency, throughput, contended acquisitions, hand-off
-// and allocations. Where a figure has a target, a dashed line marks the
-// bound (across the group when every contender there shares one reference,
-// over each bar otherwise), and the measured ratios are written below.
-func chart(e env, cfg config, results []*result) string {
-	var names []string
+// goalsOf returns the goals of the named figures.
+func goalsOf(figures ...string) []*goal {
+	var out []*goal
+	for _, f := range figures {
+		if g := goalOf(f); g != nil {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// chart draws grouped bars, one group per N and one bar per contender and
+// pattern (the fresh pattern's bars pale, beside the reused ones):
+// uncontended p50 latency, client CPU, throughput, contended acquisitions,
+// hand-off, allocations, and the keep-alive figure's CPU. Where a figure
+// has a target, a dashed line marks the bound (across the group when every
+// contender there shares one reference, over each bar otherwise), and the
+// measured ratios are written below.
+func chart(e env, cfg config, results []*result, keep []*keepResult) string {
+	var names, bases []string
 	for _, r := range results {
-		if !slices.Contains(names, r.name) {
-			names = append(names, r.name)
+		if !slices.Contains(names, r.label()) {
+			names = append(names, r.label())
+		}
+		if !slices.Contains(bases, r.name) {
+			bases = append(bases, r.name)
 		}
 	}
 	groups := byN(cfg, results)
 	panels := []chartPanel{
 		{"Uncontended acquire+release, p50 (µs, lower is better)", linear,
-			func(r *result) float64 { return float64(median(r.p50)) / float64(time.Microsecond) }, goalOf("Uncontended latency")},
+			func(r *result) float64 { return float64(median(r.p50)) / float64(time.Microsecond) }, goalsOf("Uncontended latency")},
+		{"Client CPU per acquire+release, process user+system time (µs, lower is better)", linear,
+			func(r *result) float64 { return median(r.cpu) }, goalsOf("Client CPU")},
 		{fmt.Sprintf("Throughput, %d goroutines on distinct keys (ops/s, higher is better)", cfg.throughput), linear,
-			func(r *result) float64 { return median(r.throughput) }, goalOf("Throughput")},
+			func(r *result) float64 { return median(r.throughput) }, goalsOf("Throughput", "Throughput, same client")},
 		{fmt.Sprintf("Contended, %d goroutines trying one key: acquisitions/s (log scale, higher is better)", cfg.contended), logarithmic,
-			func(r *result) float64 { return median(r.acquired) }, goalOf("Contended, trying")},
+			func(r *result) float64 { return median(r.acquired) }, goalsOf("Contended, trying")},
 		{fmt.Sprintf("Contended, %d goroutines waiting on one key: acquisitions/s (log scale, higher is better)", cfg.contended), logarithmic,
-			func(r *result) float64 { return median(r.waited) }, goalOf("Contended, waiting")},
+			func(r *result) float64 { return median(r.waited) }, goalsOf("Contended, waiting")},
 		{"Hand-off, release to a waiting acquire returning, median (ms, log scale, lower is better)", logarithmic,
 			func(r *result) float64 { return float64(median(r.handoff)) / float64(time.Millisecond) }, nil},
 		{"Allocations per acquire+release (lower is better)", linear,
-			func(r *result) float64 { return median(r.allocs) }, goalOf("Allocations")},
+			func(r *result) float64 { return median(r.allocs) }, goalsOf("Allocations")},
 	}
 
-	legendRows := (len(names) + 4) / 5
+	// The keep-alive figure is one group of bars, one per backend, made
+	// of results that carry only its value.
+	var keepNames []string
+	var keepGroup []*result
+	keepCPU := map[*result]float64{}
+	for _, k := range keep {
+		r := &result{name: k.name, kind: ours, n: k.n}
+		keepNames = append(keepNames, k.name)
+		keepGroup = append(keepGroup, r)
+		keepCPU[r] = k.cpu
+	}
+	nPanels := len(panels)
+	if len(keep) > 0 {
+		nPanels++
+	}
+
+	legendRows := (len(bases) + 1 + 4) / 5
 	top := 70 + legendRows*20
-	height := top + len(panels)*(panelHeight+panelGap) + 10
+	height := top + nPanels*(panelHeight+panelGap) + 10
 
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -92,18 +126,26 @@ func chart(e env, cfg config, results []*result) string {
 	p(`<text x="%d" y="46" font-size="12" fill="#444">%s · %d CPUs, %s · %s · redis-server %s · medians of %d passes (%s run)</text>`+"\n",
 		marginLeft, html.EscapeString(e.date), e.nproc, html.EscapeString(e.cpu), e.goVersion, html.EscapeString(e.redis), cfg.passes, e.mode)
 
-	for i, name := range names {
-		x := marginLeft + (i%5)*180
+	for i, name := range bases {
+		x := marginLeft + (i%5)*200
 		y := 64 + (i/5)*20
-		p(`<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", x, y, colour(name, i))
+		p(`<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", x, y, colour(name))
 		p(`<text x="%d" y="%d" font-size="12">%s</text>`+"\n", x+17, y+10, html.EscapeString(name))
 	}
+	x, y := marginLeft+(len(bases)%5)*200, 64+(len(bases)/5)*20
+	p(`<rect x="%d" y="%d" width="12" height="12" %s/>`+"\n", x, y, barStyle("#6e6e6e", fresh))
+	p(`<text x="%d" y="%d" font-size="12">pale, right: (new), a new handle per acquisition</text>`+"\n", x+17, y+10)
 	for i, pn := range panels {
 		var cs []check
-		if pn.goal != nil {
-			cs = pn.goal.checks(cfg, results)
+		for _, g := range pn.goals {
+			cs = append(cs, g.checks(cfg, results)...)
 		}
 		panel(&b, top+i*(panelHeight+panelGap), pn, names, groups, cs)
+	}
+	if len(keep) > 0 {
+		pn := chartPanel{fmt.Sprintf("Keep-alive: %d locks held at TTL %v, client CPU per held lock per second (µs, lower is better)", keep[0].locks, keep[0].ttl), linear,
+			func(r *result) float64 { return keepCPU[r] }, nil}
+		panel(&b, top+len(panels)*(panelHeight+panelGap), pn, keepNames, [][]*result{keepGroup}, nil)
 	}
 	p("</svg>\n")
 	return b.String()
@@ -132,7 +174,7 @@ func marks(pn chartPanel, cs []check) []mark {
 		if c.ref == nil || pn.value(c.ref) <= 0 {
 			continue
 		}
-		m := mark{n: c.r.n, name: c.r.name, value: pn.value(c.ref) * c.bound}
+		m := mark{n: c.r.n, name: c.r.label(), value: pn.value(c.ref) * c.bound}
 		shared := true
 		for _, o := range cs {
 			if o.r.n == c.r.n && (o.ref != c.ref || o.bound != c.bound) {
@@ -212,15 +254,15 @@ func panel(b *strings.Builder, top int, pn chartPanel, names []string, groups []
 		mid := x0 + (groupWidth-30)/2
 		p(`<text x="%.1f" y="%d" font-size="13" text-anchor="middle">N = %d</text>`+"\n", mid, plotBottom+20, n)
 		for _, r := range rs {
-			i := slices.Index(names, r.name)
+			i := slices.Index(names, r.label())
 			v := pn.value(r)
 			if v <= 0 {
 				continue
 			}
 			x := x0 + float64(i)*slot + slot*0.1
 			y := scale(v)
-			p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, N=%d: %s</title></rect>`+"\n",
-				x, y, slot*0.8, float64(plotBottom)-y, colour(r.name, i), html.EscapeString(r.name), n, tick(v))
+			p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" %s><title>%s, N=%d: %s</title></rect>`+"\n",
+				x, y, slot*0.8, float64(plotBottom)-y, barStyle(colour(r.name), r.pattern), html.EscapeString(r.label()), n, tick(v))
 			cx := x + slot*0.4
 			p(`<text x="%.1f" y="%.1f" font-size="10" fill="#333" transform="rotate(-90 %.1f %.1f)">%s</text>`+"\n",
 				cx+3, y-4, cx+3, y-4, tick(v))
@@ -242,43 +284,80 @@ func panel(b *strings.Builder, top int, pn chartPanel, names []string, groups []
 	}
 }
 
-// targetNotes writes, under a group of bars, the target of the checks at
-// n and each contender's measured ratio, green when met and red when
-// missed.
+// targetNotes writes, under a group of bars, the targets of the checks at
+// n, one line per goal, and each contender's measured ratio, one line per
+// pattern, green when met and red when missed.
 func targetNotes(b *strings.Builder, mid float64, plotBottom, n int, cs []check) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	var at []check
+	var gs []*goal
 	for _, c := range cs {
 		if c.r.n == n {
 			at = append(at, c)
+			if !slices.Contains(gs, c.goal) {
+				gs = append(gs, c.goal)
+			}
 		}
 	}
 	if len(at) == 0 {
 		return
 	}
-	g := at[0].goal
-	against := g.against
-	if len(at) == 1 && at[0].ref != nil {
-		against = at[0].ref.name
+	var targets []string
+	for _, g := range gs {
+		// The reference is named when all the checks share it.
+		against, who := "", []string{}
+		for _, c := range at {
+			if c.goal != g {
+				continue
+			}
+			name := g.against
+			if c.ref != nil {
+				name = c.ref.name
+			}
+			if against == "" {
+				against = name
+			} else if against != name {
+				against = g.against
+			}
+			if short := strings.TrimPrefix(c.r.name, "redlock/"); !slices.Contains(who, short) {
+				who = append(who, short)
+			}
+		}
+		t := fmt.Sprintf("%s %.2f× %s", g.op(), g.bound(n), against)
+		if len(gs) > 1 {
+			t = strings.Join(who, ", ") + " " + t
+		}
+		targets = append(targets, t)
 	}
-	p(`<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#444">target %s %.2f× %s (dashed)</text>`+"\n",
-		mid, plotBottom+36, g.op(), at[0].bound, html.EscapeString(against))
-	p(`<text x="%.1f" y="%d" font-size="11" text-anchor="middle" xml:space="preserve">`, mid, plotBottom+51)
-	for i, c := range at {
-		fill, ratio := "#1e7b34", "not measured"
-		if !c.met() {
-			fill = "#c0392b"
-		}
-		if !math.IsNaN(c.ratio) {
-			ratio = fmt.Sprintf("%.2f", c.ratio)
-		}
-		sep := ""
-		if i > 0 {
-			sep = " · "
-		}
-		p(`<tspan fill="#444">%s%s </tspan><tspan fill="%s">%s</tspan>`, sep, html.EscapeString(strings.TrimPrefix(c.r.name, "redlock/")), fill, ratio)
+	for j, t := range targets {
+		p(`<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#444">target %s (dashed)</text>`+"\n",
+			mid, plotBottom+36+14*j, html.EscapeString(t))
 	}
-	p("</text>\n")
+	for line, pat := range patterns {
+		p(`<text x="%.1f" y="%d" font-size="11" text-anchor="middle" xml:space="preserve">`, mid, plotBottom+37+14*len(targets)+15*line)
+		if pat == fresh {
+			p(`<tspan fill="#444">new: </tspan>`)
+		}
+		first := true
+		for _, c := range at {
+			if c.r.pattern != pat {
+				continue
+			}
+			fill, ratio := "#1e7b34", "—"
+			if !c.met() {
+				fill = "#c0392b"
+			}
+			if !math.IsNaN(c.ratio) {
+				ratio = fmt.Sprintf("%.2f", c.ratio)
+			}
+			sep := " · "
+			if first {
+				sep, first = "", false
+			}
+			p(`<tspan fill="#444">%s%s </tspan><tspan fill="%s">%s</tspan>`, sep, html.EscapeString(strings.TrimPrefix(c.r.name, "redlock/")), fill, ratio)
+		}
+		p("</text>\n")
+	}
 }
 
 // axis returns a round tick step and the axis ceiling for data up to hi,
@@ -312,10 +391,18 @@ func tick(v float64) string {
 	return fmt.Sprintf("%.2g", v)
 }
 
-func colour(name string, i int) string {
+func colour(name string) string {
 	if c, ok := colours[name]; ok {
 		return c
 	}
-	spare := []string{"#c9a227", "#17becf", "#d62728", "#8c564b"}
-	return spare[i%len(spare)]
+	return "#c9a227"
+}
+
+// barStyle is the fill of a bar: the contender's colour, pale with an
+// outline for the fresh pattern.
+func barStyle(colour string, p pattern) string {
+	if p == fresh {
+		return fmt.Sprintf(`fill="%s" fill-opacity="0.4" stroke="%s"`, colour, colour)
+	}
+	return fmt.Sprintf(`fill="%s"`, colour)
 }

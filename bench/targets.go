@@ -8,8 +8,9 @@ import (
 )
 
 // goal is one performance target of this library, stated against a
-// reference measured in the same run: a bound on the ratio of a
-// contender's value to the reference's value at one N.
+// reference measured in the same run and the same pattern: a bound on the
+// ratio of a contender's value to the reference's value at one N, or on
+// the value itself when the goal has no reference.
 type goal struct {
 	figure string // the figure it belongs to, as the report names it
 	text   string // what is compared, for the report
@@ -22,28 +23,47 @@ type goal struct {
 	// atMost: the ratio must be at most the bound; otherwise at least.
 	atMost bool
 	// reference returns the result r is compared with among rs, the
-	// results at r's N, or nil when it was not measured.
+	// results of r's pattern at r's N, or nil when it was not measured.
+	// A goal without reference bounds the value itself.
 	reference func(rs []*result, r *result) *result
 	// against names the reference in the report.
 	against string
 }
 
-// contendedBound: at least as many contended acquisitions as rueidislock,
-// at N = 3 and 5.
-func contendedBound(n int) float64 {
-	if n >= 3 {
-		return 1.00
+// everyN is a bound checked at every N.
+func everyN(b float64) func(int) float64 { return func(int) float64 { return b } }
+
+// from3 is a bound checked at N = 3 and 5 only.
+func from3(b float64) func(int) float64 {
+	return func(n int) float64 {
+		if n >= 3 {
+			return b
+		}
+		return 0
 	}
-	return 0
 }
 
-// goals are the performance targets, in report order.
+// isOurs: the goal applies to every backend of this library.
+func isOurs(r *result) bool { return r.kind == ours }
+
+// byName returns the reference called name.
+func byName(name string) func(rs []*result, r *result) *result {
+	return func(rs []*result, r *result) *result { return find(rs, name, r.pattern) }
+}
+
+// redsyncSameClient returns redsync with the client of r's backend.
+func redsyncSameClient(rs []*result, r *result) *result {
+	return find(rs, "redsync/"+strings.TrimPrefix(r.name, "redlock/"), r.pattern)
+}
+
+// goals are the performance targets, in report order. Where the goals of
+// issue 5 and 6 name no N, a goal is checked at every N.
 var goals = []goal{
 	{
 		figure:  "Uncontended latency",
 		text:    "p50 of acquire+release, each backend over floor/goredis",
 		metric:  metrics.p50,
-		applies: func(r *result) bool { return r.kind == ours },
+		applies: isOurs,
 		bound: func(n int) float64 {
 			if n == 1 {
 				return 1.15
@@ -51,56 +71,71 @@ var goals = []goal{
 			return 1.10
 		},
 		atMost:    true,
-		reference: func(rs []*result, _ *result) *result { return named(rs, "floor/goredis") },
+		reference: byName("floor/goredis"),
 		against:   "floor/goredis",
 	},
 	{
-		figure:  "Throughput",
-		text:    "ops/s of redlock/rueidis over the best peer's",
-		metric:  metrics.throughput,
-		applies: func(r *result) bool { return r.name == "redlock/rueidis" },
-		bound: func(n int) float64 {
-			if n >= 3 {
-				return 1.20
-			}
-			return 0
-		},
+		figure:    "Client CPU",
+		text:      "process CPU time per acquire+release in the uncontended loop, each backend over floor/goredis",
+		metric:    metrics.cpu,
+		applies:   isOurs,
+		bound:     everyN(1.30),
+		atMost:    true,
+		reference: byName("floor/goredis"),
+		against:   "floor/goredis",
+	},
+	{
+		figure:    "Throughput",
+		text:      "ops/s of redlock/rueidis over the best peer's",
+		metric:    metrics.throughput,
+		applies:   func(r *result) bool { return r.name == "redlock/rueidis" },
+		bound:     from3(1.20),
 		reference: func(rs []*result, _ *result) *result { return metrics.throughput.bestOf(rs, peer) },
 		against:   "best peer",
 	},
 	{
-		figure:  "Contended, trying",
-		text:    "acquisitions/s of goroutines trying one key, each backend over rueidislock's",
-		metric:  metrics.acquired,
-		applies: func(r *result) bool { return r.kind == ours },
-		bound:   contendedBound,
-		reference: func(rs []*result, _ *result) *result {
-			return named(rs, "rueidislock")
-		},
-		against: "rueidislock",
+		figure:    "Throughput, same client",
+		text:      "ops/s of redlock/goredis and redlock/redigo over redsync's with the same client",
+		metric:    metrics.throughput,
+		applies:   func(r *result) bool { return r.name == "redlock/goredis" || r.name == "redlock/redigo" },
+		bound:     everyN(1.00),
+		reference: redsyncSameClient,
+		against:   "redsync, same client",
 	},
 	{
-		figure:  "Contended, waiting",
-		text:    "acquisitions/s of goroutines waiting on one key (Lock), each backend over rueidislock's",
-		metric:  metrics.waited,
-		applies: func(r *result) bool { return r.kind == ours },
-		bound:   contendedBound,
-		reference: func(rs []*result, _ *result) *result {
-			return named(rs, "rueidislock")
-		},
-		against: "rueidislock",
+		figure:    "Contended, trying",
+		text:      "acquisitions/s of goroutines trying one key, each backend over rueidislock's",
+		metric:    metrics.acquired,
+		applies:   isOurs,
+		bound:     from3(1.00),
+		reference: byName("rueidislock"),
+		against:   "rueidislock",
 	},
 	{
-		figure:  "Allocations",
-		text:    "allocations per acquire+release, each backend over redsync's with the same client",
-		metric:  metrics.allocs,
-		applies: func(r *result) bool { return r.kind == ours },
-		bound:   func(int) float64 { return 0.50 },
-		atMost:  true,
-		reference: func(rs []*result, r *result) *result {
-			return named(rs, "redsync/"+strings.TrimPrefix(r.name, "redlock/"))
-		},
-		against: "redsync, same client",
+		figure:    "Contended, waiting",
+		text:      "acquisitions/s of goroutines waiting on one key (Lock), each backend over rueidislock's",
+		metric:    metrics.waited,
+		applies:   isOurs,
+		bound:     everyN(2.00),
+		reference: byName("rueidislock"),
+		against:   "rueidislock",
+	},
+	{
+		figure:  "Waiting fairness",
+		text:    "Jain's index of the acquisitions of the goroutines waiting on one key, each backend (a value, not a ratio)",
+		metric:  metrics.waitFairness,
+		applies: isOurs,
+		bound:   everyN(0.95),
+	},
+	{
+		figure:    "Allocations",
+		text:      "allocations per acquire+release, each backend over redsync's with the same client",
+		metric:    metrics.allocs,
+		applies:   isOurs,
+		bound:     everyN(0.50),
+		atMost:    true,
+		reference: redsyncSameClient,
+		against:   "redsync, same client",
 	},
 }
 
@@ -116,9 +151,9 @@ func (g *goal) op() string {
 type check struct {
 	goal  *goal
 	r     *result
-	ref   *result // nil when the reference was not measured
+	ref   *result // nil when the reference was not measured, or the goal has none
 	bound float64
-	ratio float64 // the contender's value over the reference's; NaN when either is missing
+	ratio float64 // the contender's value over the reference's (the value, without reference); NaN when missing
 }
 
 // met reports whether the measured ratio is within the bound. A ratio
@@ -153,10 +188,19 @@ func (g *goal) checks(cfg config, results []*result) []check {
 			if b == 0 || !g.applies(r) {
 				continue
 			}
-			c := check{goal: g, r: r, ref: g.reference(rs, r), bound: b, ratio: math.NaN()}
-			if c.ref != nil {
-				if v, ref := g.metric.value(r), g.metric.value(c.ref); v > 0 && ref > 0 {
-					c.ratio = v / ref
+			c := check{goal: g, r: r, bound: b, ratio: math.NaN()}
+			v := g.metric.value(r)
+			switch {
+			case g.reference == nil:
+				if v > 0 {
+					c.ratio = v
+				}
+			default:
+				c.ref = g.reference(ofPattern(rs, r.pattern), r)
+				if c.ref != nil {
+					if ref := g.metric.value(c.ref); v > 0 && ref > 0 {
+						c.ratio = v / ref
+					}
 				}
 			}
 			out = append(out, c)
@@ -170,8 +214,9 @@ func (g *goal) checks(cfg config, results []*result) []check {
 func targetsSection(b *strings.Builder, cfg config, results []*result) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Targets\n\n")
-	p("Each target is a ratio to a reference measured in the same run (value of the contender divided by the reference's; ")
-	p("for throughput, higher is better, for the others lower is better).\n\n")
+	p("Each target is a ratio to a reference measured in the same run and the same pattern (value of the contender divided by the reference's; ")
+	p("for rates, higher is better, for costs lower is better), except fairness, which bounds the value itself. ")
+	p("Both patterns are checked: a row suffixed \"(new)\" makes a new handle for every acquisition, and is compared with its reference doing the same.\n\n")
 	met, total := 0, 0
 	for i := range goals {
 		g := &goals[i]
@@ -185,8 +230,8 @@ func targetsSection(b *strings.Builder, cfg config, results []*result) {
 			if !slices.Contains(ns, c.r.n) {
 				ns = append(ns, c.r.n)
 			}
-			if !slices.Contains(names, c.r.name) {
-				names = append(names, c.r.name)
+			if !slices.Contains(names, c.r.label()) {
+				names = append(names, c.r.label())
 			}
 		}
 		p("**%s**: %s.\n\n| contender |", g.figure, g.text)
@@ -201,7 +246,7 @@ func targetsSection(b *strings.Builder, cfg config, results []*result) {
 		for _, name := range names {
 			var row []check
 			for _, c := range cs {
-				if c.r.name == name {
+				if c.r.label() == name {
 					row = append(row, c)
 				}
 			}

@@ -290,7 +290,7 @@ func TestExtensionIgnoresFailedRoundsKey(t *testing.T) {
 	m := l.NewMutex("extend")
 	undo := make(chan struct{})
 	defer close(undo)
-	f.arm("undo", testnode.HoldThenRun(undo), 0)
+	f.faulty[0].On("undo", 3, testnode.HoldThenRun(undo)) // the undo and both its repeats
 	f.arm("acquire", testnode.RunThenLate(), 0)
 	f.arm("acquire", testnode.Lose(nil), 1, 2)
 	require.ErrorIs(t, m.TryLock(f.Ctx), core.ErrNotAcquired)
