@@ -208,7 +208,10 @@ func runClient(ctx context.Context, t *testing.T, id int, l *core.Locker, longJo
 		uctx, ucancel := context.WithTimeout(context.Background(), 4*nodeTimeout)
 		if err := m.Unlock(uctx); err != nil {
 			tl.unlockFailed.Add(1)
-			if !errors.Is(err, core.ErrNotHeld) {
+			// ErrNotHeld: the lock lapsed under faults; ErrNotReleased: too
+			// few nodes answered within the node timeout to tell (both as
+			// Unlock documents). Anything else is a defect.
+			if !errors.Is(err, core.ErrNotHeld) && !errors.Is(err, core.ErrNotReleased) {
 				t.Errorf("client %d: Unlock: %v", id, err)
 			}
 		}
