@@ -53,9 +53,9 @@ vet:
 
 # bench measures this library against the other Go lock libraries and a
 # floor with no lock library, on redis-server processes it starts on
-# loopback, and writes bench/RESULTS.md and bench/results.svg (about 4
-# minutes on 2 cores). bench-short does fewer, shorter passes (about 1
-# minute). Neither is part of test.
+# loopback, and writes bench/RESULTS.md and bench/results.svg (about 12
+# minutes on 2 cores). bench-short does fewer, shorter passes (about 3
+# minutes). Neither is part of test.
 bench: redis-server
 	cd bench && go run .
 

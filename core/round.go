@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,8 +48,8 @@ func (t *tally) add(i int, rep reply) {
 	default:
 		t.failed++
 	}
-	if rep.err != nil {
-		t.errs = append(t.errs, rep.err)
+	if rep.err != nil && !errors.Is(rep.err, errAbandoned) {
+		t.errs = append(t.errs, rep.err) // a call not sent has nothing to say about the node
 	}
 }
 
