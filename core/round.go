@@ -78,8 +78,8 @@ type round struct {
 	landed   []bool
 	lateCall *call
 
-	// Set once the round failed or the holding it won was released: a call
-	// of the round not sent yet is not sent at all.
+	// Set once the holding the round won was released: a call of the round
+	// not sent yet is not sent at all.
 	abandoned atomic.Bool
 
 	// Storage for the slices above on up to inlineNodes nodes, so that a
@@ -283,7 +283,6 @@ func (r *round) undo(started time.Time) {
 	if !r.c.writes {
 		return
 	}
-	r.abandoned.Store(true)
 	if !r.c.undo {
 		close(r.decided)
 		return
