@@ -13,15 +13,7 @@ import (
 // BenchmarkTryLockFiveNodes measures TryLock+Unlock over five nodes, with
 // all up and with one paused (SIGSTOP), in one run; it reports the median.
 func BenchmarkTryLockFiveNodes(b *testing.B) {
-	servers := conformance.Servers(b, 5)
-	var nodes []core.Node
-	for _, s := range servers {
-		nodes = append(nodes, harness{}.NewNode(b, s.Addr))
-	}
-	l, err := core.New(nodes, core.WithNodeTimeout(time.Second))
-	if err != nil {
-		b.Fatal(err)
-	}
+	servers, l := benchLocker(b, 5, core.WithNodeTimeout(time.Second))
 	run := func(b *testing.B) {
 		ctx := context.Background()
 		m := l.NewMutex("bench")
@@ -43,4 +35,18 @@ func BenchmarkTryLockFiveNodes(b *testing.B) {
 	servers[4].Pause()
 	defer servers[4].Resume()
 	b.Run("one-paused", run)
+}
+
+// benchLocker starts n servers and returns them with a Locker over them.
+func benchLocker(b *testing.B, n int, opts ...core.Option) ([]*conformance.Server, *core.Locker) {
+	servers := conformance.Servers(b, n)
+	var nodes []core.Node
+	for _, s := range servers {
+		nodes = append(nodes, harness{}.NewNode(b, s.Addr))
+	}
+	l, err := core.New(nodes, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return servers, l
 }

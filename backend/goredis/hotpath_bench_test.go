@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/redlock-go/redlock/conformance"
 	"github.com/redlock-go/redlock/core"
 )
 
@@ -12,15 +11,7 @@ import (
 // new Mutex per acquisition, the way most programs use the library, and
 // with one Mutex reused.
 func BenchmarkNewMutexTryLock(b *testing.B) {
-	servers := conformance.Servers(b, 3)
-	var nodes []core.Node
-	for _, s := range servers {
-		nodes = append(nodes, harness{}.NewNode(b, s.Addr))
-	}
-	l, err := core.New(nodes)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, l := benchLocker(b, 3)
 	ctx := context.Background()
 	cycle := func(b *testing.B, m *core.Mutex) {
 		if err := m.TryLock(ctx); err != nil {
