@@ -11,6 +11,13 @@
 // abandoned call to finish within ReadTimeout. That costs a goroutine per
 // call and holds a pooled connection longer.
 //
+// A go-redis client that has Options.DialerRetries retries a failed dial (5
+// by default, DialerRetryTimeout apart, 100ms by default): a node that
+// refuses connections then counts as failed in a round only once those
+// attempts are spent or the node timeout ends. A round that has its
+// quorum without that node does not wait for it; a round that needs it
+// does. DialerRetries: 1 makes such a node fail at once.
+//
 // The Node implements core.Subscriber with a pattern subscription of its
 // own, open while some Lock waits. When core closes it, go-redis may log
 // "discarding bad PubSub connection" through its logger (redis.SetLogger
