@@ -17,10 +17,22 @@ type keeper struct {
 	mu      sync.Mutex
 	heap    leaseHeap
 	running bool
-	batches int // extension rounds in flight
+	batches int // extension batches sent or waiting to be sent
 	wake    chan struct{}
 	results chan []extendResult
+	slots   chan struct{} // one per extension batch in flight (keepInFlight)
 }
+
+// An extension round carries at most keepBatch leases to a node, and at
+// most keepInFlight such batches are out at once. Every batch must come
+// back within the node timeout: a node given tens of thousands of scripts
+// at once answers the last of them long after the deadline, when the
+// round has already counted them failed, so the leases due at one moment
+// go out as a stream of batches, each timed from the moment it is sent.
+const (
+	keepBatch    = 256
+	keepInFlight = 4
+)
 
 type extendResult struct {
 	lease      *lease
@@ -29,7 +41,7 @@ type extendResult struct {
 }
 
 func newKeeper(s *nodeSet) *keeper {
-	return &keeper{s: s, wake: make(chan struct{}, 1), results: make(chan []extendResult)}
+	return &keeper{s: s, wake: make(chan struct{}, 1), results: make(chan []extendResult), slots: make(chan struct{}, keepInFlight)}
 }
 
 // add starts watching ls.
@@ -134,9 +146,7 @@ func (k *keeper) loop() {
 		for _, ls := range later {
 			k.schedule(ls)
 		}
-		if len(due) > 0 {
-			k.batches++
-		}
+		k.batches += (len(due) + keepBatch - 1) / keepBatch
 		wait := time.Hour
 		if len(k.heap) > 0 {
 			wait = time.Until(k.heap[0].at)
@@ -149,7 +159,7 @@ func (k *keeper) loop() {
 			ls.pol.emit(ls.t.name, Event{Kind: Lost, Err: err})
 		}
 		if len(due) > 0 {
-			go k.extendRound(due)
+			go k.extend(due)
 		}
 		timer.Reset(max(wait, 0))
 		select {
@@ -167,10 +177,26 @@ func (k *keeper) loop() {
 	}
 }
 
+// extend sends the due leases out in extension rounds of keepBatch at
+// most, keepInFlight at a time, and hands each round's results to the
+// loop.
+func (k *keeper) extend(due []*lease) {
+	for len(due) > 0 {
+		batch := due[:min(keepBatch, len(due))]
+		due = due[len(batch):]
+		k.slots <- struct{}{}
+		go func() {
+			rs := k.extendRound(batch)
+			<-k.slots
+			k.results <- rs
+		}()
+	}
+}
+
 // extendRound sends the extend call of every lease in batch to every
 // node, one pipelined batch per node, all nodes in parallel, and repeats
 // once the calls whose connection broke.
-func (k *keeper) extendRound(batch []*lease) {
+func (k *keeper) extendRound(batch []*lease) []extendResult {
 	nodes := k.s.nodes
 	timeout := batch[0].pol.nodeTimeout
 	for _, ls := range batch[1:] {
@@ -237,7 +263,7 @@ func (k *keeper) extendRound(batch []*lease) {
 		}
 		results[j] = r
 	}
-	k.results <- results
+	return results
 }
 
 // apply records the outcome of an extension round.
