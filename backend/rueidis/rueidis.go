@@ -76,6 +76,38 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 	return eval(ctx, n.client, script, keys, args)
 }
 
+// EvalBatch sends every call down the client's pipeline at once
+// (core.Batcher): EVALSHA, then EVAL for the calls that met NOSCRIPT.
+func (n *node) EvalBatch(ctx context.Context, calls []core.Call) {
+	evalBatch(ctx, n.client, calls)
+}
+
+func evalBatch(ctx context.Context, client rueidis.Client, calls []core.Call) {
+	cmds := make(rueidis.Commands, len(calls))
+	for i, c := range calls {
+		cmds[i] = client.B().Evalsha().Sha1(c.Script.Hash()).Numkeys(int64(len(c.Keys))).Key(c.Keys...).Arg(c.Args...).Build()
+	}
+	var retry []int
+	for i, r := range client.DoMulti(ctx, cmds...) {
+		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
+			retry = append(retry, i)
+			continue
+		}
+		calls[i].Reply, calls[i].Err = toAny(r)
+	}
+	if len(retry) == 0 {
+		return
+	}
+	cmds = cmds[:0]
+	for _, i := range retry {
+		c := calls[i]
+		cmds = append(cmds, client.B().Eval().Script(c.Script.Source()).Numkeys(int64(len(c.Keys))).Key(c.Keys...).Arg(c.Args...).Build())
+	}
+	for x, r := range client.DoMulti(ctx, cmds...) {
+		calls[retry[x]].Reply, calls[retry[x]].Err = toAny(r)
+	}
+}
+
 // Close returns nil: the client belongs to the caller of NewNode.
 func (n *node) Close() error { return nil }
 
@@ -94,7 +126,12 @@ func lua(script *core.Script) *rueidis.Lua {
 // []any and nil (a nil reply is a value, not an error). Error replies come
 // back as *rueidis.RedisError.
 func eval(ctx context.Context, client rueidis.Client, script *core.Script, keys, args []string) (any, error) {
-	v, err := lua(script).Exec(ctx, client, keys, args).ToAny()
+	return toAny(lua(script).Exec(ctx, client, keys, args))
+}
+
+// toAny is a script's reply as core reads it.
+func toAny(r rueidis.RedisResult) (any, error) {
+	v, err := r.ToAny()
 	if rueidis.IsRedisNil(err) {
 		return nil, nil
 	}

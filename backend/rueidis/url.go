@@ -86,6 +86,18 @@ func (n *urlNode) Eval(ctx context.Context, script *core.Script, keys, args []st
 	return eval(ctx, client, script, keys, args)
 }
 
+// EvalBatch is node.EvalBatch on the Node's client (core.Batcher).
+func (n *urlNode) EvalBatch(ctx context.Context, calls []core.Call) {
+	client, err := n.connect(ctx)
+	if err != nil {
+		for i := range calls {
+			calls[i].Reply, calls[i].Err = nil, err
+		}
+		return
+	}
+	evalBatch(ctx, client, calls)
+}
+
 // connect returns the Node's client, making it if there is none yet.
 func (n *urlNode) connect(ctx context.Context) (rueidis.Client, error) {
 	if err := ctx.Err(); err != nil {
