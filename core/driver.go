@@ -119,8 +119,10 @@ func (s *Script) Source() string { return s.src }
 func (s *Script) Hash() string { return s.hash }
 
 // Key returns the Redis key that holds the lock called name on every node:
-// "redlock:{" + name + "}". The braces make it a cluster hash tag, so keys
-// that belong to one lock share a slot.
+// "redlock:{" + name + "}". The braces make a cluster hash tag: Redis
+// Cluster hashes the name up to its first "}", so the keys and channel of
+// one lock share a slot. That is why a lock name may not begin with "}"
+// (see Locker.NewMutex).
 func Key(name string) string { return "redlock:{" + name + "}" }
 
 // FenceKey returns the Redis key of the fencing counter of the lock called

@@ -234,6 +234,15 @@ func TestBadInput(t *testing.T) {
 	m := f.Locker().NewMutex("")
 	assert.ErrorContains(t, m.Lock(f.Ctx), "empty lock name")
 	assert.Empty(t, f.Holders(""))
+	// A name that begins with "}" leaves its keys without a hash tag: on a
+	// cluster, its lock and fence keys would be in different slots.
+	m = f.Locker().NewMutex("}job")
+	assert.ErrorContains(t, m.Lock(f.Ctx), `may not begin with "}"`)
+	assert.NotErrorIs(t, m.TryLock(f.Ctx), core.ErrNotAcquired, "a bad name is not contention")
+	assert.Empty(t, f.Holders("}job"))
+	m = f.Locker().NewMutex("job}{x")
+	require.NoError(t, m.TryLock(f.Ctx), "a name with braces inside has the tag \"job\"")
+	require.NoError(t, m.Unlock(f.Ctx))
 }
 
 // nodeErrorAddrs lists the addresses of every NodeError in err's tree.

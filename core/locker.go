@@ -65,9 +65,13 @@ func (l *Locker) Quorum() int { return l.c.quorum }
 // NewMutex returns a handle for the lock called name, with opts overriding
 // the Locker's defaults. It does not touch the network.
 //
-// An empty name, an invalid option or options that cannot work together
-// (see WithNodeTimeout) do not panic: every method of the returned Mutex
-// then returns that error.
+// A name may be any string but the empty one and one that begins with "}":
+// the lock's keys share a Redis Cluster hash tag, the name up to its first
+// "}" (see Key), and such a name would leave the tag empty, putting the
+// lock and its fencing counter in different slots. An invalid name, an
+// invalid option or options that cannot work together (see
+// WithNodeTimeout) do not panic: every method of the returned Mutex then
+// returns that error.
 func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 	m := &Mutex{c: l.c, t: l.c.target(name), pol: l.pol, handle: newHandle()}
 	if len(opts) > 0 {
@@ -77,8 +81,8 @@ func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 			m.pol, m.err = o.resolve(len(l.c.nodes))
 		}
 	}
-	if name == "" {
-		m.err = errNoName
+	if err := checkName(name); err != nil {
+		m.err = err
 	}
 	return m
 }

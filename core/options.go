@@ -214,4 +214,18 @@ func positive[T int | time.Duration](what string, v T, set func(*options)) Optio
 	}
 }
 
-var errNoName = errors.New("redlock: empty lock name")
+var (
+	errNoName  = errors.New("redlock: empty lock name")
+	errBadName = errors.New(`redlock: a lock name may not begin with "}": its keys would have an empty cluster hash tag and fall in different slots`)
+)
+
+// checkName returns the error of a lock name that NewMutex refuses.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errNoName
+	case name[0] == '}':
+		return errBadName
+	}
+	return nil
+}
