@@ -18,6 +18,13 @@
 // quorum without that node does not wait for it; a round that needs it
 // does. DialerRetries: 1 makes such a node fail at once.
 //
+// With ContextTimeoutEnabled, a call that needs a new connection dials
+// within the call's deadline, the node timeout: a connection that takes
+// longer to set up (a dropped one redialled on a loaded host, TLS to a far
+// server) is abandoned each time and the node stays unreachable. MinIdleConns
+// of a few has the pool replace dropped connections in the background,
+// within DialTimeout, so calls find one ready.
+//
 // The Node implements core.Subscriber with a pattern subscription of its
 // own, open while some Lock waits. When core closes it, go-redis may log
 // "discarding bad PubSub connection" through its logger (redis.SetLogger
