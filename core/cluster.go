@@ -73,7 +73,15 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 			skip[i] = passed[i] || (late != nil && late[i])
 		}
 	}
-	r := c.run(ctx, p.nodeTimeout, rel, shape{gate: -1, first: t.gate, skip: skip})
+	// The release goes to the gate first, and Unlock waits for its answer
+	// as well as a quorum's: a gated round of another process asks the
+	// gate alone, and a key left there would turn it away from a free
+	// lock. A gate that failed lately is not waited for.
+	await := start.UnixNano()-t.gateFailed.Load() >= int64(p.ttl)
+	r := c.run(ctx, p.nodeTimeout, rel, shape{gate: -1, first: t.gate, skip: skip, awaitFirst: await})
+	if await && r.t.answered[t.gate] && r.t.replies[t.gate].state == failed {
+		t.gateFailed.Store(time.Now().UnixNano())
+	}
 	released, notOurs, unknown := 0, 0, 0
 	for i, rep := range r.t.replies {
 		switch {

@@ -20,6 +20,11 @@ type shape struct {
 	gate  int    // the node asked first, alone, or -1: a refusal there ends the round
 	first int    // the node whose call goes out first, or -1
 	skip  []bool // nodes the round does not call (nil: none); they count as failed
+
+	// awaitFirst has a round that succeeds at a quorum wait for the first
+	// node's reply too (within the node timeout): a release, so that the
+	// node that gated rounds ask alone is free when Unlock returns.
+	awaitFirst bool
 }
 
 var everyNode = shape{gate: -1, first: -1}
@@ -64,6 +69,7 @@ type round struct {
 	replies  chan indexed
 	inFlight atomic.Int32 // node goroutines not yet finished
 	pending  int          // calls whose reply collect has not seen
+	await    int          // a node whose reply a successful round waits for, or -1
 	t        tally
 	took     time.Duration // from the start of run to the decision
 
@@ -107,7 +113,7 @@ type indexed struct {
 func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s shape) *round {
 	start := time.Now()
 	n := len(ns.nodes)
-	r := &round{s: ns, c: c, timeout: timeout, parent: ctx}
+	r := &round{s: ns, c: c, timeout: timeout, parent: ctx, await: -1}
 	if n <= len(r.inline.replies) {
 		r.t.replies, r.t.answered = r.inline.replies[:n:n], r.inline.answered[:n:n]
 	} else {
@@ -164,6 +170,9 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 			r.t.failed++ // not called: it does not go along
 		}
 	}
+	if s.awaitFirst && s.first >= 0 && (skip == nil || !skip[s.first]) {
+		r.await = s.first
+	}
 	r.pending = len(calls)
 	r.inFlight.Store(int32(len(calls)))
 	if len(calls) == 0 {
@@ -203,7 +212,7 @@ func (r *round) call(i int, gateLetThrough bool) {
 
 // collect reads replies until the round is decided or ctx ends.
 func (r *round) collect(ctx context.Context) {
-	for r.pending > 0 && !r.c.decided(&r.t, r.pending) {
+	for r.pending > 0 && !r.heard() {
 		select {
 		case in := <-r.replies:
 			r.pending--
@@ -212,6 +221,15 @@ func (r *round) collect(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// heard reports whether the round has heard enough: it is decided, and,
+// when it succeeded, the node it awaits has answered.
+func (r *round) heard() bool {
+	if !r.c.decided(&r.t, r.pending) {
+		return false
+	}
+	return r.await < 0 || r.t.answered[r.await] || r.t.yes < r.c.need
 }
 
 // decided reports whether a round of c that heard t, with pending calls

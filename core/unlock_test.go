@@ -1,8 +1,10 @@
 package core_test
 
 import (
+	"context"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,4 +46,52 @@ func TestLockFreeRightAfterUnlock(t *testing.T) {
 		require.NoError(t, m.TryLock(f.Ctx), "cycle %d", i)
 		require.NoError(t, m.Unlock(f.Ctx), "cycle %d", i)
 	}
+}
+
+// An Unlock that returned nil leaves the lock free at the gate too, where
+// another process's gated round asks alone. L1 holds; L2 met it, so its
+// rounds are gated. L1's release reaches the gate late: the request is
+// held until L2 has tried, or until the node timeout ends the call (then it
+// runs, and its reply is lost). Unlock must not return before the gate's
+// answer, so L2's gated TryLock right after it finds the gate free. (Unlock
+// used to return at the first quorum: the gate, still held, refused L2.)
+func TestUnlockFreesTheGate(t *testing.T) {
+	f := newFixture(t, 3)
+	l1 := f.Locker(core.WithNodeTimeout(time.Second))
+	l2 := f.Locker()
+	holder := l1.NewMutex("gate-free")
+	require.NoError(t, holder.TryLock(f.Ctx))
+	require.Eventually(t, func() bool { return len(f.Holders("gate-free")) == 3 }, 5*time.Second, 2*time.Millisecond)
+	m := l2.NewMutex("gate-free")
+	require.ErrorIs(t, m.TryLock(f.Ctx), core.ErrNotAcquired) // meets the holder: L2's next rounds are gated
+	f.settle(l2)
+	before := make([]int, 3)
+	for i := range before {
+		before[i] = f.faulty[i].Calls("acquire")
+	}
+	require.ErrorIs(t, m.TryLock(f.Ctx), core.ErrNotAcquired)
+	gate := -1
+	for i := range before {
+		if f.faulty[i].Calls("acquire") > before[i] {
+			require.Equal(t, -1, gate, "a gated round that the gate refused asked two nodes")
+			gate = i
+		}
+	}
+	require.NotEqual(t, -1, gate)
+
+	tried := make(chan struct{})
+	f.faulty[gate].On("release", 1, func(ctx context.Context, _ testnode.Call, run func(context.Context) (any, error)) (any, error) {
+		select {
+		case <-tried:
+			return run(ctx)
+		case <-ctx.Done():
+			_, _ = run(context.WithoutCancel(ctx))
+			return nil, ctx.Err()
+		}
+	})
+	require.NoError(t, holder.Unlock(f.Ctx))
+	err := l2.NewMutex("gate-free").TryLock(f.Ctx)
+	close(tried)
+	require.NoError(t, err, "the gate still held the lock that Unlock released")
+	f.settle(l1)
 }
