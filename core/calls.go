@@ -22,6 +22,7 @@ type reply struct {
 	counter int64  // fenced acquire: the node's fencing counter
 	token   uint64 // fenced acquire: the token committed on the owner's key, 0 if none
 	unsent  bool   // failed before the call was sent: the node cannot have run it
+	reject  bool   // failed: the node rejected the command itself (ErrNodeRejected)
 }
 
 // A call is one script call that a round sends to every node: its script,

@@ -37,6 +37,17 @@ var (
 	// acquisition because another owner holds the lock there.
 	ErrHeldByOther = errors.New("redlock: held by another owner")
 
+	// ErrNodeRejected is a NodeError's cause when the node rejected the
+	// command itself, not the lock: its user lacks a right (NOPERM), the
+	// client is not logged in (NOAUTH, WRONGPASS), the keys are in
+	// different slots of a cluster (CROSSSLOT), the client did not follow
+	// the cluster's redirects (MOVED, ASK), the lock's key holds another
+	// type (WRONGTYPE), or the server does not know the command. Asking
+	// again does not help until the deployment changes: Lock stops at once
+	// when so many nodes rejected the command that no quorum is left. The
+	// NodeError's Err is the client's error as it came.
+	ErrNodeRejected = errors.New("redlock: the node rejected the command")
+
 	// ErrNodeTimeout is a NodeError's cause when a node did not answer
 	// within the per-node timeout (see WithNodeTimeout).
 	ErrNodeTimeout = errors.New("redlock: no answer within the node timeout")
@@ -60,11 +71,37 @@ func (e *NodeError) Error() string { return "node " + e.Addr + ": " + e.Err.Erro
 // Unwrap returns e.Err.
 func (e *NodeError) Unwrap() error { return e.Err }
 
+// Is reports whether e is an ErrNodeRejected: an error reply that says the
+// command itself was rejected.
+func (e *NodeError) Is(target error) bool { return target == ErrNodeRejected && rejectedReply(e.Err) }
+
+// rejectedCodes are the error codes of replies that reject the command
+// itself (see ErrNodeRejected). Transient ones (LOADING, BUSY, TRYAGAIN,
+// CLUSTERDOWN, MASTERDOWN, READONLY during a failover) are not here.
+var rejectedCodes = []string{"NOPERM", "NOAUTH", "WRONGPASS", "CROSSSLOT", "MOVED", "ASK", "WRONGTYPE", "ERR unknown command"}
+
+// rejectedReply reports whether err, or an error it wraps, is an error
+// reply with one of rejectedCodes. Clients return error replies as errors
+// whose text is the reply ("NOPERM User ... has no permissions ...").
+func rejectedReply(err error) bool {
+	for err != nil {
+		msg := err.Error()
+		for _, code := range rejectedCodes {
+			if strings.HasPrefix(msg, code) && (len(msg) == len(code) || msg[len(code)] == ' ') {
+				return true
+			}
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
+}
+
 // opError is the error of one operation on one lock: a sentinel, the node
 // errors that explain it, and the caller's context error when it ended.
 type opError struct {
-	name string
-	errs []error // errs[0] is the sentinel
+	name  string
+	errs  []error // errs[0] is the sentinel
+	final bool    // so many nodes rejected the command that no round can succeed
 }
 
 func (e *opError) Error() string {

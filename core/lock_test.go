@@ -266,3 +266,39 @@ func nodeErrorAddrs(err error) []string {
 	walk(err)
 	return out
 }
+
+// A command that the nodes reject is not contention: Lock stops at the
+// first round in which too many nodes rejected it, with an error that
+// names them and wraps ErrNodeRejected; one node's rejection is a failed
+// node like any other. (Here the lock's key holds a list on two of three
+// nodes, so the scripts get WRONGTYPE; NOPERM and CROSSSLOT read the same.)
+func TestRejectedCommandIsNotRetried(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithRetry(retry.Constant(time.Millisecond, 1000)))
+	_, err := f.Servers[0].Do("RPUSH", core.Key("wrong-type"), "x")
+	require.NoError(t, err)
+
+	m := l.NewMutex("wrong-type")
+	require.NoError(t, m.Lock(f.Ctx), "one rejecting node leaves a quorum")
+	require.NoError(t, m.Unlock(f.Ctx))
+
+	_, err = f.Servers[1].Do("RPUSH", core.Key("wrong-type"), "x")
+	require.NoError(t, err)
+	before := f.faulty[2].Calls("acquire")
+	err = m.Lock(f.Ctx)
+	require.ErrorIs(t, err, core.ErrNotAcquired)
+	require.ErrorIs(t, err, core.ErrNodeRejected)
+	assert.Contains(t, err.Error(), "WRONGTYPE")
+	var ne *core.NodeError
+	require.ErrorAs(t, err, &ne)
+	assert.Contains(t, []string{f.Nodes[0].Addr(), f.Nodes[1].Addr()}, ne.Addr)
+	assert.Equal(t, 1, f.faulty[2].Calls("acquire")-before, "Lock asked again after two of three nodes rejected the command")
+	assert.NoError(t, f.Ctx.Err())
+
+	held := l.NewMutex("held-elsewhere")
+	require.NoError(t, f.Locker().NewMutex("held-elsewhere").TryLock(f.Ctx))
+	err = held.TryLock(f.Ctx)
+	require.ErrorIs(t, err, core.ErrNotAcquired)
+	assert.NotErrorIs(t, err, core.ErrNodeRejected, "contention read as a rejected command")
+	f.settle(l)
+}

@@ -149,7 +149,9 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 	validity := p.validity(start, time.Now())
 	if r.t.yes < c.quorum || validity <= 0 {
 		r.undo(start)
-		return m.fail(ctx, ErrNotAcquired, r.t.errs)
+		err := m.fail(ctx, ErrNotAcquired, r.t.errs)
+		err.(*opError).final = r.t.rejected > len(c.nodes)-c.quorum
+		return err
 	}
 	until := start.Add(validity)
 	fence, same := uint64(0), r.t.fresh >= c.quorum
@@ -290,6 +292,13 @@ func (m *Mutex) fail(ctx context.Context, sentinel error, nodeErrs []error) erro
 	return failure(ctx, m.t.name, sentinel, nodeErrs)
 }
 
+// hopeless reports whether err is a round's failure that no round can
+// undo: so many nodes rejected the command that no quorum is left.
+func hopeless(err error) bool {
+	oe, ok := err.(*opError)
+	return ok && oe.final
+}
+
 // Lock acquires the lock, making rounds spaced by the retry policy (see
 // WithRetry) until one succeeds, the policy gives up, or ctx ends. While it
 // waits, a release of the lock announced by a node that implements
@@ -308,7 +317,10 @@ func (m *Mutex) fail(ctx context.Context, sentinel error, nodeErrs []error) erro
 //
 // On failure it returns the last round's error, which wraps ErrNotAcquired
 // and the node errors, and also ctx.Err() when ctx ended; nothing the
-// rounds created is left behind (see TryLock).
+// rounds created is left behind (see TryLock). It stops at the first round
+// in which so many nodes rejected the command itself that no quorum is
+// left (NOPERM, CROSSSLOT and the others of ErrNodeRejected): asking again
+// would only fail the same way until ctx ends.
 func (m *Mutex) Lock(ctx context.Context) error {
 	prefix, err := m.prefix(ctx)
 	if err != nil {
@@ -333,7 +345,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 			if w != nil {
 				w.tried(err == nil)
 			}
-			if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil {
+			if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil || hopeless(err) {
 				return err
 			}
 		}

@@ -54,7 +54,7 @@ func (s *nodeSet) eval(ctx, parent context.Context, detached bool, i int, c *cal
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) && (detached || parent.Err() == nil) {
 			err = ErrNodeTimeout
 		}
-		return reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: err}, unsent: !repeated && notSent(err)}
+		return reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: err}, unsent: !repeated && notSent(err), reject: rejectedReply(err)}
 	}
 	if repeated {
 		s.quiet[i].Store(0)

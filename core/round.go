@@ -37,6 +37,7 @@ type tally struct {
 	fresh    int     // refreshed
 	no       int     // refused
 	failed   int     // failed or skipped
+	rejected int     // failed: the node rejected the command itself
 	errs     []error // the NodeErrors of the nodes that did not go along, in the order they came
 }
 
@@ -52,6 +53,9 @@ func (t *tally) add(i int, rep reply) {
 		t.no++
 	default:
 		t.failed++
+		if rep.reject {
+			t.rejected++
+		}
 	}
 	if rep.err != nil && !errors.Is(rep.err, errAbandoned) {
 		t.errs = append(t.errs, rep.err) // a call not sent has nothing to say about the node
