@@ -78,7 +78,10 @@ func (e *NodeError) Is(target error) bool { return target == ErrNodeRejected && 
 // rejectedCodes are the error codes of replies that reject the command
 // itself (see ErrNodeRejected). Transient ones (LOADING, BUSY, TRYAGAIN,
 // CLUSTERDOWN, MASTERDOWN, READONLY during a failover) are not here.
-var rejectedCodes = []string{"NOPERM", "NOAUTH", "WRONGPASS", "CROSSSLOT", "MOVED", "ASK", "WRONGTYPE", "ERR unknown command"}
+var rejectedCodes = []string{
+	"NOPERM", "NOAUTH", "WRONGPASS", "CROSSSLOT", "MOVED", "ASK", "WRONGTYPE", "ERR unknown command",
+	"ERR The user executing the script can't run this command", // a script's command the user lacks
+}
 
 // rejectedReply reports whether err, or an error it wraps, is an error
 // reply with one of rejectedCodes. Clients return error replies as errors

@@ -94,8 +94,8 @@ func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
 // Rounds return as soon as their outcome is decided, and finish the rest
 // in the background: a node that answers after a failed round is released
 // again, an acquire still in flight at Unlock is released when it lands,
-// and Unlock returns once a quorum has released, with the other releases
-// on their way. Each of those calls is bounded by the node timeout; the
+// and Unlock returns once a quorum and the lock's gate node have released,
+// with the other releases on their way. Each of those calls is bounded by the node timeout; the
 // undo of a failed round on a node whose call failed after it may have been
 // sent is asked again for up to three node timeouts (see TryLock). A
 // program that closes its Redis clients or exits right after Unlock can cut
