@@ -4,8 +4,8 @@ MODULES := $(shell go list -m -f '{{.Dir}}')
 .PHONY: test redis-server spin model model-full vet bench bench-short demo
 
 # test runs every module's tests under -race against real redis-server
-# processes that the tests start themselves. make model-full checks the
-# protocol model (several minutes); CI runs both.
+# processes that the tests start themselves. make model checks the
+# protocol model (about two minutes); CI runs both.
 test: redis-server
 	@set -e; for m in $(MODULES); do \
 		echo "== go test $$m"; \
@@ -14,8 +14,9 @@ test: redis-server
 
 # model checks the protocol model with spin (model/README.md): today's
 # protocol must hold every property, each defect put back must be caught.
-# model is a quick pass (three configurations, seconds); model-full checks
-# every configuration (several minutes) and is what CI runs.
+# model is a quick pass (five configurations, about two minutes on 2
+# cores), what CI runs; model-full checks every configuration with the
+# symmetry reduction (several minutes), for changes to the protocol.
 model: spin
 	@echo "== spin model/redlock.pml (quick)"
 	@bash model/check.sh quick

@@ -60,11 +60,14 @@ run() {
 }
 
 if [ "${1:-}" = quick ]; then
-	# a quick pass: one configuration that holds and two defects caught,
-	# without the symmetry reduction (which is slow to compile)
+	# a quick pass, what CI runs: mutual exclusion and token order each
+	# holding, and the defects of both caught, without the symmetry
+	# reduction (which is slow to compile)
 	check refresh     holds               -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0 -DSYMMETRY=0
 	check old-refresh P1_mutual_exclusion -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0 -DOLD_UNDO=1 -DSYMMETRY=0
 	check old-extend  P1_mutual_exclusion -DB0=3 -DB1=1 -DFAULTS=1 -DLATES=0 -DUNLOCK=0 -DOLD_EXTEND=1 -DSYMMETRY=0
+	check fence-restart holds             -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DSYMMETRY=0
+	check old-fence   P2_new_token_above  -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_FENCE=1 -DFQ=2 -DSYMMETRY=0
 	set -- done
 fi
 [ "${1:-}" = done ] || {
