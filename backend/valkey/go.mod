@@ -1,0 +1,18 @@
+module github.com/redlock-go/redlock/backend/valkey
+
+go 1.26.0
+
+require (
+	github.com/redlock-go/redlock v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.11.1
+	github.com/valkey-io/valkey-go v1.0.80
+)
+
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	github.com/davecgh/go-spew v1.1.1 // indirect
+	github.com/kr/text v0.2.0 // indirect
+	github.com/pmezard/go-difflib v1.0.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
