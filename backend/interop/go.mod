@@ -1,12 +1,13 @@
 module github.com/redlock-go/redlock/backend/interop
 
-go 1.24
+go 1.26.0
 
 require (
 	github.com/redlock-go/redlock v0.0.0
 	github.com/redlock-go/redlock/backend/goredis v0.0.0
 	github.com/redlock-go/redlock/backend/redigo v0.0.0
 	github.com/redlock-go/redlock/backend/rueidis v0.0.0
+	github.com/redlock-go/redlock/backend/valkey v0.0.0
 	github.com/stretchr/testify v1.11.1
 )
 
@@ -19,7 +20,8 @@ require (
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	github.com/redis/go-redis/v9 v9.7.3 // indirect
 	github.com/redis/rueidis v1.0.69 // indirect
-	golang.org/x/sys v0.31.0 // indirect
+	github.com/valkey-io/valkey-go v1.0.80 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
@@ -28,4 +30,5 @@ replace (
 	github.com/redlock-go/redlock/backend/goredis => ../goredis
 	github.com/redlock-go/redlock/backend/redigo => ../redigo
 	github.com/redlock-go/redlock/backend/rueidis => ../rueidis
+	github.com/redlock-go/redlock/backend/valkey => ../valkey
 )

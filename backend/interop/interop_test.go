@@ -15,6 +15,7 @@ import (
 	"github.com/redlock-go/redlock/backend/goredis"
 	"github.com/redlock-go/redlock/backend/redigo"
 	"github.com/redlock-go/redlock/backend/rueidis"
+	valkeynode "github.com/redlock-go/redlock/backend/valkey"
 	"github.com/redlock-go/redlock/conformance"
 	"github.com/redlock-go/redlock/core"
 )
@@ -26,6 +27,7 @@ func lockers(t *testing.T, servers []*conformance.Server) map[string]*core.Locke
 		"goredis": goredis.NewNodeFromURL,
 		"redigo":  redigo.NewNodeFromURL,
 		"rueidis": rueidis.NewNodeFromURL,
+		"valkey":  valkeynode.NewNodeFromURL,
 	}
 	out := make(map[string]*core.Locker)
 	for name, newNode := range build {
@@ -62,7 +64,7 @@ func TestLockRespectedAcrossBackends(t *testing.T) {
 	}
 }
 
-// Contenders through all three backends take turns on one name.
+// Contenders through every backend take turns on one name.
 func TestExclusionAcrossBackends(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

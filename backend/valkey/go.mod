@@ -3,7 +3,7 @@ module github.com/redlock-go/redlock/backend/valkey
 go 1.26.0
 
 require (
-	github.com/redlock-go/redlock v0.0.0-00010101000000-000000000000
+	github.com/redlock-go/redlock v0.0.0
 	github.com/stretchr/testify v1.11.1
 	github.com/valkey-io/valkey-go v1.0.80
 )
@@ -16,3 +16,5 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
+
+replace github.com/redlock-go/redlock => ../..
