@@ -13,6 +13,8 @@ require (
 	github.com/redlock-go/redlock/backend/goredis v0.0.0
 	github.com/redlock-go/redlock/backend/redigo v0.0.0
 	github.com/redlock-go/redlock/backend/rueidis v0.0.0
+	github.com/redlock-go/redlock/backend/valkey v0.0.0
+	github.com/valkey-io/valkey-go v1.0.80
 )
 
 require (
@@ -29,4 +31,5 @@ replace (
 	github.com/redlock-go/redlock/backend/goredis => ../backend/goredis
 	github.com/redlock-go/redlock/backend/redigo => ../backend/redigo
 	github.com/redlock-go/redlock/backend/rueidis => ../backend/rueidis
+	github.com/redlock-go/redlock/backend/valkey => ../backend/valkey
 )

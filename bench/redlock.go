@@ -8,10 +8,12 @@ import (
 	redigolib "github.com/gomodule/redigo/redis"
 	goredislib "github.com/redis/go-redis/v9"
 	rueidislib "github.com/redis/rueidis"
+	valkeylib "github.com/valkey-io/valkey-go"
 
 	"github.com/redlock-go/redlock/backend/goredis"
 	"github.com/redlock-go/redlock/backend/redigo"
 	"github.com/redlock-go/redlock/backend/rueidis"
+	valkeynode "github.com/redlock-go/redlock/backend/valkey"
 	"github.com/redlock-go/redlock/core"
 )
 
@@ -68,6 +70,29 @@ var backends = []backend{
 			}
 			clients = append(clients, c)
 			nodes[i] = rueidis.NewNode(c)
+		}
+		return nodes, closeAll, nil
+	}},
+	{name: "redlock/valkey", nodes: func(addrs []string) ([]core.Node, func(), error) {
+		var clients []valkeylib.Client
+		closeAll := func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}
+		nodes := make([]core.Node, len(addrs))
+		for i, addr := range addrs {
+			// As backend/valkey advises: pipelining, so that a cancelled
+			// call ends at once.
+			c, err := valkeylib.NewClient(valkeylib.ClientOption{
+				InitAddress: []string{addr}, ForceSingleClient: true, DisableCache: true, AlwaysPipelining: true,
+			})
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			clients = append(clients, c)
+			nodes[i] = valkeynode.NewNode(c)
 		}
 		return nodes, closeAll, nil
 	}},

@@ -15,6 +15,7 @@ var colours = map[string]string{
 	"redlock/goredis": "#1f4e9c",
 	"redlock/redigo":  "#3d7fd9",
 	"redlock/rueidis": "#8ab8f0",
+	"redlock/valkey":  "#0b2a5e",
 	"redsync/goredis": "#b8470b",
 	"redsync/redigo":  "#e6792e",
 	"redsync/rueidis": "#f5b27a",
