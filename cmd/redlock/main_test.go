@@ -68,6 +68,12 @@ type proc struct {
 // the test's end if it still runs.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is start with the variables env ("NAME=value") added.
+func startEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, nodesEnv+"=") {
@@ -77,6 +83,7 @@ func start(t *testing.T, args ...string) *proc {
 	// A race-enabled binary sleeps 1s at exit unless told not to; a race it
 	// finds still makes it exit 66, which fails the test.
 	p.cmd.Env = append(p.cmd.Env, "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	p.start = time.Now()
 	require.NoError(t, p.cmd.Start())
