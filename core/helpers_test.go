@@ -55,6 +55,30 @@ func (f *fixture) shorten(name string) {
 	f.OnAll("PEXPIRE", core.Key(name), "1000")
 }
 
+// gate finds the gate node of the lock called name, held by another
+// Locker, as l's rounds see it: l meets the holder, so that its rounds are
+// gated, and the node its next round asks alone is the gate.
+func (f *fixture) gate(l *core.Locker, name string) int {
+	f.T.Helper()
+	m := l.NewMutex(name)
+	require.ErrorIs(f.T, m.TryLock(f.Ctx), core.ErrNotAcquired) // meets the holder: l's next rounds are gated
+	f.settle(l)
+	before := make([]int, len(f.faulty))
+	for i := range before {
+		before[i] = f.faulty[i].Calls("acquire")
+	}
+	require.ErrorIs(f.T, m.TryLock(f.Ctx), core.ErrNotAcquired)
+	gate := -1
+	for i := range before {
+		if f.faulty[i].Calls("acquire") > before[i] {
+			require.Equal(f.T, -1, gate, "a gated round that the gate refused asked two nodes")
+			gate = i
+		}
+	}
+	require.NotEqual(f.T, -1, gate)
+	return gate
+}
+
 // closed reports whether ch is closed or has a value ready.
 func closed(ch <-chan struct{}) bool {
 	select {

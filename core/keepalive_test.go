@@ -11,6 +11,7 @@ import (
 
 	"github.com/redlock-go/redlock/conformance"
 	"github.com/redlock-go/redlock/core"
+	"github.com/redlock-go/redlock/internal/testnode"
 )
 
 // A kept-alive lock whose majority of nodes is killed is lost: Done
@@ -93,4 +94,27 @@ func TestEventsReportLifecycle(t *testing.T) {
 	assert.Equal(t, core.Acquired, kinds[0])
 	assert.Contains(t, kinds, core.Extended)
 	assert.Equal(t, core.Released, kinds[len(kinds)-1])
+}
+
+// A node that runs every extension and answers only after the node timeout
+// costs the keep-alive nothing: an extension is decided at its first
+// quorum, like a round. TTL 900ms and node timeout 300ms leave 300ms per
+// period for the extension (default period TTL/3); an extension that waited
+// for the hung node used to end at the loss deadline, so the lock was lost
+// at about 600ms with two nodes answering within a millisecond.
+func TestKeepAliveWithAHungNode(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithTTL(900*time.Millisecond), core.WithNodeTimeout(300*time.Millisecond), core.WithKeepAlive(true))
+	m := l.NewMutex("hung-node")
+	require.NoError(t, m.Lock(f.Ctx))
+	f.faulty[0].On("extend", -1, testnode.RunThenLate())
+	before := f.faulty[1].Calls("extend")
+	require.Eventually(t, func() bool { return f.faulty[1].Calls("extend")-before >= 5 || closed(m.Done()) },
+		10*time.Second, 5*time.Millisecond)
+	require.False(t, closed(m.Done()), "lost with two of three nodes extending: %v", m.Err())
+	require.NoError(t, m.Err())
+	assert.Equal(t, []int{0, 1, 2}, f.Holders("hung-node"), "the hung node's late extensions keep its key too")
+	f.faulty[0].Reset()
+	require.NoError(t, m.Unlock(f.Ctx))
+	f.settle(l)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -195,7 +196,11 @@ func (k *keeper) extend(due []*lease) {
 
 // extendRound sends the extend call of every lease in batch to every
 // node, one pipelined batch per node, all nodes in parallel, and repeats
-// once the calls whose connection broke.
+// the calls whose connection broke. It returns once every lease's
+// extension is decided, as a round decides at its first quorum: a node
+// that hangs costs no lease its extension. The calls still out finish in
+// the background within the node timeout, counted by Locker.Wait; a late
+// extension only resets the TTL of the holding's own key.
 func (k *keeper) extendRound(batch []*lease) []extendResult {
 	nodes := k.s.nodes
 	timeout := batch[0].pol.nodeTimeout
@@ -207,63 +212,117 @@ func (k *keeper) extendRound(batch []*lease) []extendResult {
 		ext[j] = extendCall(ls.t, ls.pol, ls.prefix, ls.claim)
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	// The calls' context outlives the decision: the last node batch to
+	// finish releases it.
+	var bound struct {
+		ctx    context.Context
+		cancel context.CancelFunc
+	}
+	bound.ctx, bound.cancel = context.WithTimeout(context.Background(), timeout)
+	ctx := bound.ctx
 	calls := make([][]Call, len(nodes))
 	repeated := make([][]bool, len(nodes))
-	var wg sync.WaitGroup
+	finished := make(chan int, len(nodes))
+	var out atomic.Int32 // node batches not yet finished; the last releases ctx
+	out.Store(int32(len(nodes)))
 	for i, n := range nodes {
 		calls[i] = make([]Call, len(batch))
 		repeated[i] = make([]bool, len(batch))
 		for j, c := range ext {
 			calls[i][j] = Call{Script: c.script, Keys: c.keys, Args: c.args}
 		}
-		wg.Add(1)
+		k.s.pending.add()
 		go func() {
-			defer wg.Done()
-			evalBatch(ctx, n, calls[i])
-			for range maxRepeats { // the calls whose connection broke, again (see nodeSet.eval)
-				var again []int
-				for j, c := range calls[i] {
-					if c.Err != nil && brokenConn(c.Err) && ctx.Err() == nil {
-						again = append(again, j)
-					}
-				}
-				if len(again) == 0 {
-					break
-				}
-				retry := make([]Call, len(again))
-				for x, j := range again {
-					retry[x] = Call{Script: calls[i][j].Script, Keys: calls[i][j].Keys, Args: calls[i][j].Args}
-				}
-				evalBatch(ctx, n, retry)
-				for x, j := range again {
-					calls[i][j], repeated[i][j] = retry[x], true
-				}
+			defer k.s.pending.done()
+			k.extendOn(ctx, n, calls[i], repeated[i])
+			finished <- i
+			if out.Add(-1) == 0 {
+				bound.cancel()
 			}
 		}()
 	}
-	wg.Wait()
-	end := time.Now()
 	results := make([]extendResult, len(batch))
 	for j, ls := range batch {
-		r := extendResult{lease: ls, start: start, end: end}
-		r.t.replies, r.t.answered = make([]reply, len(nodes)), make([]bool, len(nodes))
-		for i, n := range nodes {
+		results[j] = extendResult{lease: ls, start: start}
+		r := &results[j].t
+		r.replies, r.answered = make([]reply, len(nodes)), make([]bool, len(nodes))
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	pending := len(nodes)
+	for pending > 0 && !extensionsDecided(results, k.s.quorum, pending) {
+		var i int
+		select {
+		case i = <-finished:
+		case <-deadline.C:
+			pending = 0 // the node timeout passed: the nodes still out failed
+			continue
+		}
+		pending--
+		n := nodes[i]
+		for j := range batch {
 			c := calls[i][j]
+			r := &results[j].t
 			if c.Err != nil {
 				err := c.Err
 				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					err = ErrNodeTimeout
 				}
-				r.t.add(i, reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: err}})
+				r.add(i, reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: err}})
 				continue
 			}
-			r.t.add(i, ext[j].decode(n.Addr(), c.Reply, repeated[i][j]))
+			r.add(i, ext[j].decode(n.Addr(), c.Reply, repeated[i][j]))
 		}
-		results[j] = r
+	}
+	end := time.Now()
+	for j := range results {
+		results[j].end = end
+		r := &results[j].t
+		for i, n := range nodes {
+			if !r.answered[i] {
+				r.add(i, reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: ErrNodeTimeout}})
+			}
+		}
 	}
 	return results
+}
+
+// extendOn sends calls to node n in one batch, then again the calls whose
+// connection broke (see nodeSet.eval), noting in repeated which were.
+func (k *keeper) extendOn(ctx context.Context, n Node, calls []Call, repeated []bool) {
+	evalBatch(ctx, n, calls)
+	for range maxRepeats {
+		var again []int
+		for j, c := range calls {
+			if c.Err != nil && brokenConn(c.Err) && ctx.Err() == nil {
+				again = append(again, j)
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		retry := make([]Call, len(again))
+		for x, j := range again {
+			retry[x] = Call{Script: calls[j].Script, Keys: calls[j].Keys, Args: calls[j].Args}
+		}
+		evalBatch(ctx, n, retry)
+		for x, j := range again {
+			calls[j], repeated[j] = retry[x], true
+		}
+	}
+}
+
+// extensionsDecided reports whether every extension of results is decided
+// with pending node batches still out: confirmed by quorum nodes, or unable
+// to be.
+func extensionsDecided(results []extendResult, quorum, pending int) bool {
+	for j := range results {
+		t := &results[j].t
+		if t.yes < quorum && t.yes+pending >= quorum {
+			return false
+		}
+	}
+	return true
 }
 
 // apply records the outcome of an extension round.

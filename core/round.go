@@ -159,6 +159,12 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 			}
 		}
 		gateLetThrough = rep.state != failed && rep.state != refused
+		if rep.state == failed {
+			// A hung gate took the whole node timeout: the other nodes get
+			// one of their own, as if the round began now.
+			r.cancel()
+			r.ctx, r.cancel = context.WithTimeout(base, timeout)
+		}
 	}
 	r.replies = make(chan indexed, n)
 	calls := r.inline.calls[:0]

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redlock-go/redlock/conformance"
 	"github.com/redlock-go/redlock/core"
+	"github.com/redlock-go/redlock/internal/testnode"
 	"github.com/redlock-go/redlock/retry"
 )
 
@@ -396,4 +397,26 @@ func TestLockerForgetsIdleNames(t *testing.T) {
 	m := l.NewMutex("name-1")
 	require.NoError(t, m.TryLock(f.Ctx), "a forgotten name locks as before")
 	require.NoError(t, m.Unlock(f.Ctx))
+}
+
+// A gate that does not answer costs a gated round one node timeout, not
+// its whole round: the other nodes get a node timeout of their own and
+// grant the free lock. (They used to be called with the timeout the gate
+// had spent, and the round failed blaming all three.)
+func TestHungGateDoesNotFailTheRound(t *testing.T) {
+	f := newFixture(t, 3)
+	holder := f.Locker().NewMutex("hung-gate")
+	require.NoError(t, holder.TryLock(f.Ctx))
+	require.Eventually(t, func() bool { return len(f.Holders("hung-gate")) == 3 }, 5*time.Second, 2*time.Millisecond)
+	l := f.Locker(core.WithNodeTimeout(200 * time.Millisecond))
+	gate := f.gate(l, "hung-gate")
+	require.NoError(t, holder.Unlock(f.Ctx))
+	f.faulty[gate].On("acquire", 1, func(ctx context.Context, _ testnode.Call, _ func(context.Context) (any, error)) (any, error) {
+		<-ctx.Done() // lost on the way: no answer, nothing written
+		return nil, ctx.Err()
+	})
+	m := l.NewMutex("hung-gate")
+	require.NoError(t, m.TryLock(f.Ctx), "two free nodes of three, past a hung gate")
+	require.NoError(t, m.Unlock(f.Ctx))
+	f.settle(l)
 }
