@@ -15,8 +15,12 @@
 // Scripts run through rueidis's own Lua support (rueidis.NewLuaScript):
 // EVALSHA first, EVAL when the server answers NOSCRIPT. rueidis bounds every
 // call by its context's deadline, so the per-node timeout of core bounds the
-// network I/O itself with no extra goroutine. rueidis never retries a
-// script call, so each call runs its script at most once.
+// network I/O itself with no extra goroutine; except a cluster client while
+// one of its masters hangs, whose calls to that master wait for a redial
+// (up to the dial timeout, 5s by default) past their deadline: over a
+// cluster client, each call runs in a goroutine of its own and the Node
+// returns at the deadline. rueidis never retries a script call, so each
+// call runs its script at most once.
 //
 // Options that matter:
 //
@@ -62,24 +66,64 @@ func NewNode(client rueidis.Client) core.Node {
 	if addr == "" {
 		addr = fmt.Sprintf("rueidis-%p", client)
 	}
-	return &node{client: client, addr: addr}
+	return &node{client: client, addr: addr, bounded: client.Mode() == rueidis.ClientModeCluster}
 }
 
 type node struct {
 	client rueidis.Client
 	addr   string
+	// bounded: the client may hold a call past its context's end, so each
+	// call runs apart and the Node returns at the deadline. A cluster
+	// client does, while one of its masters hangs: its calls wait for a
+	// redial of up to the dial timeout (5s by default), whatever their
+	// deadline.
+	bounded bool
 }
 
 func (n *node) Addr() string { return n.addr }
 
 func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
-	return eval(ctx, n.client, script, keys, args)
+	if !n.bounded {
+		return eval(ctx, n.client, script, keys, args)
+	}
+	type result struct {
+		v   any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := eval(ctx, n.client, script, keys, args)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // EvalBatch sends every call down the client's pipeline at once
 // (core.Batcher): EVALSHA, then EVAL for the calls that met NOSCRIPT.
 func (n *node) EvalBatch(ctx context.Context, calls []core.Call) {
-	evalBatch(ctx, n.client, calls)
+	if !n.bounded {
+		evalBatch(ctx, n.client, calls)
+		return
+	}
+	own := slices.Clone(calls) // the abandoned batch writes here, not in calls
+	done := make(chan struct{})
+	go func() {
+		evalBatch(ctx, n.client, own)
+		close(done)
+	}()
+	select {
+	case <-done:
+		copy(calls, own)
+	case <-ctx.Done():
+		for i := range calls {
+			calls[i].Err = ctx.Err()
+		}
+	}
 }
 
 func evalBatch(ctx context.Context, client rueidis.Client, calls []core.Call) {
