@@ -1,4 +1,5 @@
-// Package nodeurl reads the URLs that name one Redis node. Every adapter's
+// Package nodeurl reads the URLs that name one node of a Locker: a Redis
+// server, a Redis Cluster or a Sentinel group. Every adapter's
 // NewNodeFromURL and the redlock command read them here, so a URL means the
 // same thing, and is refused for the same reason, whichever client is used.
 //
@@ -8,6 +9,13 @@
 //	rediss://[[user]:password@]host[:port][/db]      (TLS)
 //	unix://[[user]:password@]/path/to/socket[?db=N]
 //	host:port                                        (means redis://host:port)
+//	redis://[[user]:password@]host:port[/0]?addr=host:port[&addr=host:port]...
+//	                                                 (a Redis Cluster)
+//	redis://[[user]:password@]host:port[/db]?master_name=NAME[&addr=host:port]...
+//	                                                 (a Sentinel group)
+//
+// The last two forms may be rediss:// as well, and their parameters come in
+// any order.
 //
 // The scheme is case-insensitive. The port defaults to 6379; an IPv6 host
 // is written in brackets ([::1]:6379). db is a non-negative decimal
@@ -18,10 +26,33 @@
 // percent-decoded; a "/", "?", "#" or "@" in a password must be written
 // %2F, %3F, %23 or %40.
 //
+// A Redis Cluster is named by at least two of its nodes, from which a
+// cluster client learns the others: the host and one addr= parameter for
+// each further node, as go-redis's ParseClusterURL and rueidis's ParseURL
+// read them. A cluster has only database 0.
+//
+// A Sentinel group is named by the name under which its sentinels monitor
+// the master (master_name=, as go-redis's ParseFailoverURL reads it;
+// master_set=, rueidis's name for it, is the same parameter) and by its
+// sentinels: the host and each addr= parameter. The user information and
+// the database are the master's; the sentinels are asked without
+// credentials, so a group whose sentinels require a password needs a
+// client built by hand. (go-redis's ParseFailoverURL reads the user
+// information as the sentinels' instead.)
+//
+// In these two forms every address, the host's too, has its port, and no
+// address may be given twice. The parameter values are percent-decoded
+// (":" may be written %3A). A Cluster or a Sentinel group counts as one
+// node of a Locker: a failover can lose a lock written to the old master,
+// since replication is asynchronous, so Redlock's safety comes from
+// several independent nodes.
+//
 // Anything else is refused: another scheme, an empty host, a bad port, a
-// path that is not a database number, any other query parameter, a
-// fragment, and a user name with no password, which clients read in
-// different ways (as a user with no password, or as a password).
+// path that is not a database number, any other query parameter (db= in a
+// redis:// URL too: the database is its path), a fragment, addr= or
+// master_name= in a unix:// URL, and a user name with no password, which
+// clients read in different ways (as a user with no password, or as a
+// password).
 //
 // Errors never contain the password, nor text that may be part of one: a
 // URL in an error has everything that may be its user information replaced
@@ -34,6 +65,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -41,14 +73,23 @@ import (
 // Default is the URL that an empty URL means: the local server's database 0.
 const Default = "redis://127.0.0.1:6379/0"
 
-// Config is what a node URL says: where the server is, how to log in and
-// which database to use.
+// Config is what a node URL says: where the server is (or the servers of
+// a cluster, or the sentinels of a group), how to log in and which
+// database to use.
 type Config struct {
 	// Network is "tcp", or "unix" for a unix:// URL.
 	Network string
 	// Addr is host:port (IPv6 hosts in brackets) for tcp, the socket path
-	// for unix.
+	// for unix: the URL's host, the first of Addrs.
 	Addr string
+	// Addrs is every address the URL names: Addr, then the address of each
+	// addr= parameter in order. More than one address without MasterName
+	// names a cluster (see Cluster), whose seed nodes they are; with
+	// MasterName they are the sentinels.
+	Addrs []string
+	// MasterName is the name under which the sentinels at Addrs monitor
+	// the master, for a Sentinel group; empty otherwise.
+	MasterName string
 	// Username is the ACL user, empty for the default user.
 	Username string
 	// Password is the user's password, empty for none.
@@ -57,9 +98,39 @@ type Config struct {
 	DB int
 	// TLS is true for a rediss:// URL.
 	TLS bool
-	// ServerName is the host of a tcp URL, against which a TLS client
-	// verifies the server's certificate; empty for unix.
+	// ServerName is the host of a tcp URL that names one server, against
+	// which a TLS client verifies the server's certificate. It is empty for
+	// unix, and for a cluster or a Sentinel group, whose clients connect to
+	// servers that the URL does not name: each connection then verifies
+	// the host it dials.
 	ServerName string
+}
+
+// Cluster reports whether c names a Redis Cluster: several addresses and
+// no MasterName.
+func (c *Config) Cluster() bool { return len(c.Addrs) > 1 && c.MasterName == "" }
+
+// NodeAddr returns the Addr of a Node that an adapter builds from c, the
+// same whichever adapter builds it: Addr for one server; for a cluster,
+// Addrs joined by ","; for a Sentinel group, MasterName and then the
+// sentinels' addresses, joined by ",", in parentheses, as in
+// "mymaster(10.0.0.1:26379,10.0.0.2:26379)".
+func (c *Config) NodeAddr() string {
+	switch {
+	case c.MasterName != "":
+		return c.MasterName + "(" + strings.Join(c.addrs(), ",") + ")"
+	case c.Cluster():
+		return strings.Join(c.Addrs, ",")
+	}
+	return c.Addr
+}
+
+// addrs returns Addrs, or Addr alone for a Config that has no Addrs.
+func (c *Config) addrs() []string {
+	if len(c.Addrs) == 0 {
+		return []string{c.Addr}
+	}
+	return c.Addrs
 }
 
 // Parse reads raw, one of the forms in the package doc; an empty raw means
@@ -71,7 +142,7 @@ func Parse(raw string) (*Config, error) {
 	}
 	c, reason := parse(raw)
 	if reason != "" {
-		return nil, &Error{URL: redact(raw), Reason: reason}
+		return nil, NewError(raw, reason)
 	}
 	return c, nil
 }
@@ -86,9 +157,11 @@ func (c *Config) TLSConfig() *tls.Config {
 	return &tls.Config{ServerName: c.ServerName, MinVersion: tls.VersionTLS12}
 }
 
-// Redacted returns c as a URL in the first three forms of the package doc,
-// with the database always given and the password, if any, written
-// "xxxxx". A redis:// URL comes back for a bare host:port.
+// Redacted returns c as a URL in the forms of the package doc other than
+// a bare host:port (a redis:// URL comes back for it), with the database
+// always given, the further addresses as addr= parameters, then
+// master_name= for a Sentinel group, and the password, if any, written
+// "xxxxx".
 func (c *Config) Redacted() string {
 	u := url.URL{Scheme: "redis", Host: c.Addr, Path: "/" + strconv.Itoa(c.DB)}
 	switch {
@@ -97,10 +170,28 @@ func (c *Config) Redacted() string {
 	case c.TLS:
 		u.Scheme = "rediss"
 	}
+	if c.Network != "unix" {
+		var params []string
+		for _, a := range c.addrs()[1:] {
+			params = append(params, "addr="+a)
+		}
+		if c.MasterName != "" {
+			params = append(params, "master_name="+url.QueryEscape(c.MasterName))
+		}
+		u.RawQuery = strings.Join(params, "&")
+	}
 	if c.Username != "" || c.Password != "" {
 		u.User = url.UserPassword(c.Username, "xxxxx")
 	}
 	return u.String()
+}
+
+// NewError returns the *Error of a node URL raw that is refused for
+// reason, with raw redacted as in Parse's errors. It serves adapters that
+// refuse a URL that Parse accepts, such as a cluster URL for a client that
+// has no cluster support. reason must not quote the password.
+func NewError(raw, reason string) *Error {
+	return &Error{URL: redact(raw), Reason: reason}
 }
 
 // Error is the error of a node URL that Parse refuses.
@@ -120,7 +211,7 @@ func (e *Error) Error() string {
 
 // Reasons shared by several forms.
 const (
-	wantForms   = "want redis://host:port[/db], rediss://host:port[/db], unix:///path/to/socket[?db=N] or a bare host:port"
+	wantForms   = "want redis://host:port[/db], rediss://host:port[/db], unix:///path/to/socket[?db=N] or a bare host:port (or, for a cluster or a Sentinel group, redis://host:port?addr=host:port or redis://host:port?master_name=NAME)"
 	encodeHint  = `; a "/", "?", "#" or "@" in a user name or password must be written %2F, %3F, %23 or %40`
 	userOnly    = "a user name with no password is ambiguous: write %s://:password@%s for a password alone, or %s://user:password@%s for an ACL user"
 	badEscape   = "bad percent-encoding in the user name or password"
@@ -166,6 +257,7 @@ func parseBare(raw string) (*Config, string) {
 		return nil, "a bare address needs its port (host:port), or write redis://" + raw
 	}
 	c.Addr, c.ServerName = net.JoinHostPort(host, port), host
+	c.Addrs = []string{c.Addr}
 	return c, ""
 }
 
@@ -184,17 +276,17 @@ func parseTCP(rest, scheme string, useTLS bool) (*Config, string) {
 	if reason != "" {
 		return nil, reason
 	}
-	if port == "" {
+	hostPort := port != ""
+	if !hostPort {
 		port = "6379"
 	}
 	c.Addr, c.ServerName = net.JoinHostPort(host, port), host
+	c.Addrs = []string{c.Addr}
 
-	path, _, hasQuery := strings.Cut(tail, "?")
+	path, query, hasQuery := strings.Cut(tail, "?")
 	switch {
 	case strings.Contains(tail, "#"):
 		return nil, noFragment
-	case hasQuery:
-		return nil, "query parameters are not allowed: give the database in the path, " + scheme + "://host:port/db"
 	case path == "" || path == "/":
 	default:
 		db := path[1:]
@@ -205,7 +297,84 @@ func parseTCP(rest, scheme string, useTLS bool) (*Config, string) {
 			return nil, reason
 		}
 	}
+	if !hasQuery {
+		return c, ""
+	}
+	if reason := c.readGroup(query, scheme); reason != "" {
+		return nil, reason
+	}
+	// readGroup has read an addr= or a master_name= parameter.
+	switch {
+	case !hostPort:
+		return nil, "the host has no port: in a URL with addr= or master_name= every address has its port (" + scheme + "://host:port?...)"
+	case c.Cluster() && c.DB != 0:
+		return nil, fmt.Sprintf("database %d: a cluster has only database 0", c.DB)
+	}
+	c.ServerName = "" // the client verifies each server it dials
 	return c, ""
+}
+
+// readGroup reads the query of a redis:// or rediss:// URL that names a
+// cluster or a Sentinel group: addr= parameters, which it appends to
+// c.Addrs, and master_name= (or master_set=), which sets c.MasterName.
+func (c *Config) readGroup(query, scheme string) string {
+	if query == "" {
+		return "an empty query (a ? with nothing after it)"
+	}
+	masterParam := ""
+	for _, param := range strings.Split(query, "&") {
+		key, value, _ := strings.Cut(param, "=")
+		switch key {
+		case "addr":
+			v, err := url.QueryUnescape(value)
+			if err != nil {
+				return "addr=" + strconv.Quote(value) + ": bad percent-encoding"
+			}
+			if v == "" {
+				return "addr= with no address: want addr=host:port"
+			}
+			if strings.Contains(v, "@") {
+				return "addr= takes host:port alone: the user name and password go before the first host" + encodeHint
+			}
+			host, port, reason := splitHostPort(v)
+			if reason != "" {
+				return "addr=" + strconv.Quote(v) + ": " + reason
+			}
+			if port == "" {
+				return "addr=" + strconv.Quote(v) + ": every address has its port: want addr=host:port"
+			}
+			a := net.JoinHostPort(host, port)
+			if slices.Contains(c.Addrs, a) {
+				return "address " + a + " given twice"
+			}
+			c.Addrs = append(c.Addrs, a)
+		case "master_name", "master_set":
+			switch masterParam {
+			case "":
+			case key:
+				return key + "= given twice"
+			default:
+				return masterParam + "= and " + key + "= are the same parameter: give the master name once"
+			}
+			masterParam = key
+			v, err := url.QueryUnescape(value)
+			if err != nil {
+				return key + "=" + strconv.Quote(value) + ": bad percent-encoding"
+			}
+			if v == "" {
+				return "empty " + key + "=: want the name under which the sentinels monitor the master"
+			}
+			if strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+				return key + "=" + strconv.Quote(v) + ": a space or control character in the master name"
+			}
+			c.MasterName = v
+		case "db":
+			return "query parameter db=: give the database in the path, " + scheme + "://host:port/db"
+		default:
+			return "query parameter " + strconv.Quote(key) + ": a " + scheme + ":// URL takes only addr=host:port (a further node of a cluster, or a further sentinel) and master_name=NAME (a Sentinel group)"
+		}
+	}
+	return ""
 }
 
 // parseUnix reads what follows unix://.
@@ -238,8 +407,15 @@ func parseUnix(rest string) (*Config, string) {
 		return nil, "bad percent-encoding in the socket path"
 	}
 	c.Addr = p
+	c.Addrs = []string{p}
 	if !hasQuery {
 		return c, ""
+	}
+	for _, param := range strings.Split(query, "&") {
+		switch key, _, _ := strings.Cut(param, "="); key {
+		case "addr", "master_name", "master_set":
+			return nil, key + "= in a unix:// URL: a cluster or a Sentinel group is named with redis:// or rediss:// and host:port addresses"
+		}
 	}
 	db, ok := strings.CutPrefix(query, "db=")
 	if !ok || strings.Contains(db, "&") {

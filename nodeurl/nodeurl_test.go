@@ -2,6 +2,7 @@ package nodeurl_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -32,13 +33,27 @@ func TestParseAccepts(t *testing.T) {
 		{"localhost:6379", nodeurl.Config{Network: "tcp", Addr: "localhost:6379", ServerName: "localhost"}, "redis://localhost:6379/0"},
 		{"10.0.0.1:7000", nodeurl.Config{Network: "tcp", Addr: "10.0.0.1:7000", ServerName: "10.0.0.1"}, "redis://10.0.0.1:7000/0"},
 		{"[::1]:7000", nodeurl.Config{Network: "tcp", Addr: "[::1]:7000", ServerName: "::1"}, "redis://[::1]:7000/0"},
+
+		// A Redis Cluster: the host and addr= are its seed nodes.
+		{"redis://h1:7000?addr=h2:7001&addr=h3:7002", nodeurl.Config{Network: "tcp", Addr: "h1:7000", Addrs: []string{"h1:7000", "h2:7001", "h3:7002"}}, "redis://h1:7000/0?addr=h2:7001&addr=h3:7002"},
+		{"redis://u:pw@h1:7000/0?addr=h2:7001", nodeurl.Config{Network: "tcp", Addr: "h1:7000", Addrs: []string{"h1:7000", "h2:7001"}, Username: "u", Password: "pw"}, "redis://u:xxxxx@h1:7000/0?addr=h2:7001"},
+		{"rediss://:pw@h1:7000/?addr=[::1]:7001&addr=10.0.0.3%3A7002", nodeurl.Config{Network: "tcp", Addr: "h1:7000", Addrs: []string{"h1:7000", "[::1]:7001", "10.0.0.3:7002"}, Password: "pw", TLS: true}, "rediss://:xxxxx@h1:7000/0?addr=[::1]:7001&addr=10.0.0.3:7002"},
+		{"redis://[::1]:7000?addr=[0:0::1]:7001", nodeurl.Config{Network: "tcp", Addr: "[::1]:7000", Addrs: []string{"[::1]:7000", "[::1]:7001"}}, "redis://[::1]:7000/0?addr=[::1]:7001"},
+
+		// A Sentinel group: the host and addr= are its sentinels.
+		{"redis://s1:26379?master_name=mymaster", nodeurl.Config{Network: "tcp", Addr: "s1:26379", MasterName: "mymaster"}, "redis://s1:26379/0?master_name=mymaster"},
+		{"redis://:pw@s1:26379/2?addr=s2:26380&master_name=mymaster&addr=s3:26381", nodeurl.Config{Network: "tcp", Addr: "s1:26379", Addrs: []string{"s1:26379", "s2:26380", "s3:26381"}, MasterName: "mymaster", Password: "pw", DB: 2}, "redis://:xxxxx@s1:26379/2?addr=s2:26380&addr=s3:26381&master_name=mymaster"},
+		{"rediss://u:pw@s1:26379?master_set=my%2Fmaster%26x", nodeurl.Config{Network: "tcp", Addr: "s1:26379", MasterName: "my/master&x", Username: "u", Password: "pw", TLS: true}, "rediss://u:xxxxx@s1:26379/0?master_name=my%2Fmaster%26x"},
 	} {
+		if tc.want.Addrs == nil {
+			tc.want.Addrs = []string{tc.want.Addr}
+		}
 		c, err := nodeurl.Parse(tc.raw)
 		if err != nil {
 			t.Errorf("Parse(%q): %v", tc.raw, err)
 			continue
 		}
-		if *c != tc.want {
+		if !reflect.DeepEqual(*c, tc.want) {
 			t.Errorf("Parse(%q) = %+v, want %+v", tc.raw, *c, tc.want)
 		}
 		if got := c.Redacted(); got != tc.redacted {
@@ -47,6 +62,63 @@ func TestParseAccepts(t *testing.T) {
 		if (c.TLSConfig() != nil) != c.TLS || c.TLS && c.TLSConfig().ServerName != c.ServerName {
 			t.Errorf("Parse(%q).TLSConfig() = %+v", tc.raw, c.TLSConfig())
 		}
+		back, err := nodeurl.Parse(c.Redacted())
+		if err != nil {
+			t.Errorf("Parse(%q).Redacted() = %q, which does not parse: %v", tc.raw, c.Redacted(), err)
+			continue
+		}
+		back.Password = c.Password
+		if !reflect.DeepEqual(*back, *c) {
+			t.Errorf("Parse(%q).Redacted() = %q, which parses to %+v", tc.raw, c.Redacted(), *back)
+		}
+	}
+}
+
+// What each kind of URL names, as the adapters read it.
+func TestParseKinds(t *testing.T) {
+	for _, tc := range []struct {
+		raw      string
+		cluster  bool
+		nodeAddr string
+	}{
+		{"redis://h:7000/1", false, "h:7000"},
+		{"unix:///tmp/redis.sock", false, "/tmp/redis.sock"},
+		{"h:7000", false, "h:7000"},
+		{"redis://h1:7000?addr=h2:7001&addr=h3:7002", true, "h1:7000,h2:7001,h3:7002"},
+		{"redis://s1:26379?master_name=mymaster", false, "mymaster(s1:26379)"},
+		{"redis://s1:26379?addr=s2:26380&master_set=mymaster", false, "mymaster(s1:26379,s2:26380)"},
+	} {
+		c, err := nodeurl.Parse(tc.raw)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tc.raw, err)
+			continue
+		}
+		if c.Cluster() != tc.cluster {
+			t.Errorf("Parse(%q).Cluster() = %v, want %v", tc.raw, c.Cluster(), tc.cluster)
+		}
+		if got := c.NodeAddr(); got != tc.nodeAddr {
+			t.Errorf("Parse(%q).NodeAddr() = %q, want %q", tc.raw, got, tc.nodeAddr)
+		}
+	}
+	// A Config built by hand, without Addrs, is one server or a group
+	// with one sentinel.
+	c := nodeurl.Config{Network: "tcp", Addr: "s1:26379", MasterName: "m"}
+	if c.Cluster() || c.NodeAddr() != "m(s1:26379)" || c.Redacted() != "redis://s1:26379/0?master_name=m" {
+		t.Errorf("%+v: Cluster() %v, NodeAddr() %q, Redacted() %q", c, c.Cluster(), c.NodeAddr(), c.Redacted())
+	}
+	// The TLS settings of a cluster or a group verify each server dialled.
+	for _, raw := range []string{"rediss://h1:7000?addr=h2:7001", "rediss://s1:26379?master_name=m"} {
+		c, err := nodeurl.Parse(raw)
+		if err != nil || c.TLSConfig() == nil || c.TLSConfig().ServerName != "" || c.TLSConfig().InsecureSkipVerify {
+			t.Errorf("Parse(%q): TLSConfig() %+v, %v: want verification of each host dialled", raw, c.TLSConfig(), err)
+		}
+	}
+}
+
+func TestNewError(t *testing.T) {
+	err := nodeurl.NewError("redis://u:s3cr/t@h1:1?addr=h2:2", "no cluster client")
+	if want := `redlock: node URL "redis://u:xxxxx@h1:1?addr=h2:2": no cluster client`; err.Error() != want {
+		t.Errorf("NewError: %q, want %q", err, want)
 	}
 }
 
@@ -77,8 +149,51 @@ var rejected = []struct{ raw, reason string }{
 	{"redis://h/+1", `database "+1"`},
 	{"redis://h/99999999999999999999", "database"},
 	{"redis://h/0/1", `path "/0/1"`},
-	{"redis://h:6379/0?foo=bar", "query parameters are not allowed"},
-	{"redis://h:6379/?db=1", "query parameters are not allowed"},
+	{"redis://h:6379/0?foo=bar", `query parameter "foo"`},
+	{"redis://h:6379/?db=1", "give the database in the path"},
+	{"redis://h:6379?", "empty query"},
+	{"redis://h:6379?&addr=h2:1", `query parameter ""`},
+	{"redis://h:6379?addr=h2:1&", `query parameter ""`},
+	{"redis://h:6379?ADDR=h2:1", `query parameter "ADDR"`},
+	{"redis://h:6379?addr=h2:1&dial_timeout=3", `query parameter "dial_timeout"`},
+	{"rediss://h:6379?skip_verify=true", `query parameter "skip_verify"`},
+	{"redis://h:6379?addr=h2:1#x", "fragment"},
+
+	// Clusters.
+	{"redis://h1:7000?addr=h2", "every address has its port"},
+	{"redis://h1:7000?addr=h2:", `port ""`},
+	{"redis://h1:7000?addr=h2:0", `port "0"`},
+	{"redis://h1:7000?addr=", "no address"},
+	{"redis://h1:7000?addr", "no address"},
+	{"redis://h1:7000?addr=:7001", "empty host"},
+	{"redis://h1:7000?addr=::1:7001", "in brackets"},
+	{"redis://h1:7000?addr=h%20x:7001", `host "h x"`},
+	{"redis://h1:7000?addr=h2:7001/0", `port "7001/0"`},
+	{"redis://h1:7000?addr=h2:7001%zz", "bad percent-encoding"},
+	{"redis://h1:7000?addr=u%3Apw%40h2:7001", "the user name and password go before the first host"},
+	{"redis://h1:7000?addr=redis://h2:7001", "addr="},
+	{"redis://h1?addr=h2:7001", "the host has no port"},
+	{"redis://h1:7000?addr=h1:7000", "address h1:7000 given twice"},
+	{"redis://h1:7000?addr=h2:7001&addr=h2:7001", "address h2:7001 given twice"},
+	{"redis://h1:7000/1?addr=h2:7001", "a cluster has only database 0"},
+	{"redis://h1:7000?addr=h2:7001&db=1", "give the database in the path"},
+
+	// Sentinel groups.
+	{"redis://s1:26379?master_name=", "empty master_name="},
+	{"redis://s1:26379?master_set=", "empty master_set="},
+	{"redis://s1:26379?master_name", "empty master_name="},
+	{"redis://s1:26379?master_name=a&master_name=b", "master_name= given twice"},
+	{"redis://s1:26379?master_name=a&master_set=a", "the same parameter"},
+	{"redis://s1:26379?master_name=a+b", "a space or control character in the master name"},
+	{"redis://s1:26379?master_name=a%00b", "a space or control character in the master name"},
+	{"redis://s1:26379?master_name=a%zz", "bad percent-encoding"},
+	{"redis://s1?master_name=m", "the host has no port"},
+	{"redis://s1:26379?master_name=m&addr=s2", "every address has its port"},
+	{"redis://s1:26379?master_name=m&addr=s1:26379", "given twice"},
+	{"unix:///tmp/s.sock?addr=h2:7001", "addr= in a unix:// URL"},
+	{"unix:///tmp/s.sock?db=1&master_name=m", "master_name= in a unix:// URL"},
+	{"unix:///tmp/s.sock?master_set=m", "master_set= in a unix:// URL"},
+	{"h1:7000?addr=h2:7001", "not a URL"},
 	{"redis://h:6379/0#x", "fragment"},
 	{"redis://user@h:6379", "ambiguous"},
 	{"redis://@h:6379", "ambiguous"},
@@ -131,6 +246,11 @@ var leaky = []struct{ raw, redacted string }{
 	{"http://:s3cr/t?#@h", "http://:xxxxx@h"},
 	{"redis://s3cr/t?#@h:6379", "redis://xxxxx@h:6379"},
 	{"redis://:s3cr%zz/t?#@h", "redis://:xxxxx@h"},
+	{"redis://:s3cr/t?#@h1:7000?addr=h2", "redis://:xxxxx@h1:7000?addr=h2"},
+	{"redis://:s3cr/t?#@h1:7000/1?addr=h2:1", "redis://:xxxxx@h1:7000/1?addr=h2:1"},
+	{"redis://h1:7000?addr=:s3cr/t?#@h2:1", "redis://h1:xxxxx@h2:1"}, // more than the password, never less
+	{"redis://u:s3cr/t?#@s1:26379?master_name=", "redis://u:xxxxx@s1:26379?master_name="},
+	{"redis://s3cr/t?#@s1:26379?master_name=m&foo", "redis://xxxxx@s1:26379?master_name=m&foo"},
 }
 
 // No error quotes the password, however the URL around it is wrong.
@@ -180,6 +300,9 @@ func FuzzParse(f *testing.F) {
 		{0, "", "%zz", "h/x"},
 		{2, "u", "x", "host/tmp/s"},
 		{4, "", "pw", "h"},
+		{0, "", "pw", "h1:7000?addr=h2:7001&addr=[::1]:7002"},
+		{1, "u", "pw", "s1:26379/3?master_name=m%2F1&addr=s2:26380"},
+		{0, "", "a?b", "h1:7000?addr=h2"},
 	} {
 		f.Add(seed.scheme, seed.user, seed.pass, seed.tail)
 	}
@@ -210,7 +333,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q).Redacted() = %q, which does not parse: %v", raw, redacted, err)
 		}
 		back.Password = c.Password
-		if *back != *c {
+		if !reflect.DeepEqual(*back, *c) {
 			t.Fatalf("Parse(%q) = %+v, but its Redacted form %q gives %+v", raw, *c, redacted, *back)
 		}
 	})

@@ -5,6 +5,7 @@ go 1.24
 require (
 	github.com/redis/go-redis/v9 v9.7.3
 	github.com/redlock-go/redlock v0.0.0
+	github.com/stretchr/testify v1.11.1
 )
 
 require (
@@ -14,7 +15,6 @@ require (
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
 	github.com/kr/text v0.2.0 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/stretchr/testify v1.11.1 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 

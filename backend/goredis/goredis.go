@@ -29,6 +29,18 @@
 // own, open while some Lock waits. When core closes it, go-redis may log
 // "discarding bad PubSub connection" through its logger (redis.SetLogger
 // silences it).
+//
+// A Redis Cluster (a redis.ClusterClient) or a Sentinel group (a client
+// of redis.NewFailoverClient) counts as one node of a Locker. Its
+// replication is asynchronous, so a failover can lose a lock written to
+// the old master just before, and the promoted replica grants it again:
+// Redlock's safety comes from several independent nodes, not from the
+// replicas of one. Through a failover client the Node follows the master
+// that the sentinels promote: go-redis moves its connections when a
+// sentinel announces the new master. Some go-redis versions (v9.22.0, not
+// v9.7.3) leave a subscription where it is: if the old master still runs,
+// it stays there until the sentinels make that server a replica, and
+// waiting Locks poll until then.
 package goredis
 
 import (
@@ -44,8 +56,13 @@ import (
 )
 
 // NewNode returns a core.Node that runs core's scripts through client. A
-// *redis.Client is one Redis master; a cluster or ring client counts as one
-// Node of the Locker. NewNode panics if client is nil.
+// *redis.Client is one Redis master; a cluster, failover or ring client
+// counts as one Node of the Locker. The Node's Addr is the client's
+// address, the seed addresses of a cluster client joined by ",", and for
+// a failover or ring client, which cannot tell where it connects, a name
+// unique in the process ("goredis-" and the client's pointer; NewNodeAddr
+// names a Node, and NewNodeFromURL names it by its URL). NewNode panics if
+// client is nil.
 func NewNode(client redis.UniversalClient) core.Node {
 	if client == nil {
 		panic("redlock: goredis.NewNode: nil client")
@@ -53,7 +70,12 @@ func NewNode(client redis.UniversalClient) core.Node {
 	n := &node{client: client, addr: fmt.Sprintf("goredis-%p", client)}
 	switch c := client.(type) {
 	case *redis.Client:
-		n.addr, n.ctxDeadlines = c.Options().Addr, c.Options().ContextTimeoutEnabled
+		n.ctxDeadlines = c.Options().ContextTimeoutEnabled
+		// go-redis gives every failover client the address "FailoverClient":
+		// two of them in one Locker must not look like one node.
+		if addr := c.Options().Addr; addr != failoverAddr {
+			n.addr = addr
+		}
 	case *redis.ClusterClient:
 		n.addr, n.ctxDeadlines = strings.Join(c.Options().Addrs, ","), c.Options().ContextTimeoutEnabled
 	case *redis.Ring:
@@ -61,6 +83,22 @@ func NewNode(client redis.UniversalClient) core.Node {
 	}
 	return n
 }
+
+// NewNodeAddr is NewNode with the Node named addr, for a client that
+// cannot tell where it connects (a failover or ring client), or to name a
+// node the same in every process (see core.Node's Addr). NewNodeAddr
+// panics if client is nil.
+func NewNodeAddr(client redis.UniversalClient, addr string) core.Node {
+	if client == nil {
+		panic("redlock: goredis.NewNodeAddr: nil client")
+	}
+	n := NewNode(client).(*node)
+	n.addr = addr
+	return n
+}
+
+// failoverAddr is the Options().Addr of a client of redis.NewFailoverClient.
+const failoverAddr = "FailoverClient"
 
 type node struct {
 	client       redis.UniversalClient

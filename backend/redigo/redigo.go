@@ -40,6 +40,13 @@
 // the address you give it, so errors and events name the server; NewNode
 // names it by the pool's identity. NewNodeFromURL builds a Node with a pool
 // of its own from a node URL, in one of the forms of package nodeurl.
+//
+// redigo has no cluster or sentinel client: a Node is one server, and
+// NewNodeFromURL refuses the URLs of a Redis Cluster or a Sentinel group.
+// (Through the goredis or rueidis adapter, either counts as one node: its
+// replication is asynchronous, so a failover can lose a lock written to
+// the old master, and Redlock's safety comes from several independent
+// nodes.)
 package redigo
 
 import (

@@ -18,7 +18,10 @@ const DefaultURL = nodeurl.Default
 // rediss:// for TLS (verifying the host's certificate),
 // unix://[[user]:password@]/path/to/socket[?db=N], or a bare host:port; an
 // empty rawURL means nodeurl.Default. A URL it cannot use is a
-// *nodeurl.Error, whose text hides the password, and no Node.
+// *nodeurl.Error, whose text hides the password, and no Node. redigo has
+// no cluster or sentinel client, so a URL that names a cluster (addr=) or
+// a Sentinel group (master_name=) is such a URL: the goredis and rueidis
+// adapters read them.
 //
 // The Node's Addr is the URL's host:port, or its socket path. The pool
 // keeps up to 16 idle connections for 4 minutes and dials with the call's
@@ -32,6 +35,12 @@ func NewNodeFromURL(rawURL string) (core.Node, error) {
 	c, err := nodeurl.Parse(rawURL)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case c.MasterName != "":
+		return nil, nodeurl.NewError(rawURL, "names a Sentinel group (master_name=), and redigo has no sentinel client: use the goredis or rueidis adapter")
+	case len(c.Addrs) > 1:
+		return nil, nodeurl.NewError(rawURL, "names a cluster (addr=), and redigo has no cluster client: use the goredis or rueidis adapter")
 	}
 	opts := []redis.DialOption{redis.DialDatabase(c.DB)}
 	if c.Username != "" {

@@ -39,6 +39,16 @@
 //   - A cluster or sentinel client counts as one Node of the Locker; the
 //     Nodes of one Locker must be independent masters (see core's safety
 //     limits).
+//
+// A Redis Cluster or a Sentinel group counts as one node because its
+// replication is asynchronous: a failover can lose a lock written to the
+// old master just before, and the promoted replica grants it again.
+// Redlock's safety comes from several independent nodes, not from the
+// replicas of one. Through a sentinel client (Sentinel.MasterSet) the Node
+// follows the master that the sentinels promote: rueidis moves to it when
+// a sentinel announces it. A subscription is not moved: if the old master
+// still runs, it stays there until the sentinels make that server a
+// replica, and waiting Locks poll until then.
 package rueidis
 
 import (

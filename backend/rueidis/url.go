@@ -23,8 +23,19 @@ const DefaultURL = nodeurl.Default
 // *nodeurl.Error, whose text hides the password, and no Node. The client
 // has DisableCache set: the lock scripts never use client-side caching.
 //
-// The Node's Addr is the URL's host:port (or socket path), known before
-// any connection. rueidis.NewClient connects at once and fails if the
+// A URL with addr= parameters names a cluster: the client is a cluster
+// client seeded with the URL's addresses (redis://host:port?addr=host:port).
+// A URL with master_name= (or master_set=) names a Sentinel group: the
+// client asks the URL's sentinels, without credentials, where the master
+// is (Sentinel.MasterSet), and logs in to the master with the URL's user,
+// password and database (redis://host:port?master_name=NAME&addr=host:port).
+// With rediss://, both verify each server they dial. Either counts as one
+// node (see the package doc).
+//
+// The Node's Addr is nodeurl.Config.NodeAddr, known before any
+// connection: the URL's host:port (or socket path); for a cluster, its
+// seed addresses joined by ","; for a Sentinel group, the master name and
+// the sentinels' addresses, as in "mymaster(10.0.0.1:26379,10.0.0.2:26379)". rueidis.NewClient connects at once and fails if the
 // server is down, so the Node makes its client on first use: a call with
 // no client yet starts one connection attempt, or joins the one in flight,
 // and waits for it until the call's context ends. If the attempt fails the
@@ -43,19 +54,22 @@ func NewNodeFromURL(rawURL string) (core.Node, error) {
 		return nil, err
 	}
 	opt := rueidis.ClientOption{
-		InitAddress:  []string{c.Addr},
+		InitAddress:  c.Addrs,
 		Username:     c.Username,
 		Password:     c.Password,
 		SelectDB:     c.DB,
 		TLSConfig:    c.TLSConfig(),
 		DisableCache: true,
 	}
+	if c.MasterName != "" {
+		opt.Sentinel = rueidis.SentinelOption{MasterSet: c.MasterName, TLSConfig: c.TLSConfig()}
+	}
 	if c.Network == "unix" {
 		opt.DialCtxFn = func(ctx context.Context, path string, dialer *net.Dialer, _ *tls.Config) (net.Conn, error) {
 			return dialer.DialContext(ctx, "unix", path)
 		}
 	}
-	return &urlNode{opt: opt, addr: c.Addr}, nil
+	return &urlNode{opt: opt, addr: c.NodeAddr()}, nil
 }
 
 // urlNode is a Node that makes its client on first use.

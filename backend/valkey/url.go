@@ -16,15 +16,22 @@ import (
 // of the forms of package nodeurl: redis://[[user]:password@]host[:port][/db],
 // rediss:// for TLS (the server's certificate is verified), unix:// for a
 // socket, or a bare host:port; an empty rawURL means nodeurl.Default. Its
-// Addr is the host:port, or the socket path.
+// Addr is nodeurl.Config.NodeAddr: the host:port, or the socket path; for
+// a cluster, its seed addresses joined by ","; for a Sentinel group, the
+// master name and the sentinels, as in "mymaster(10.0.0.1:26379,...)".
+//
+// A URL with addr= parameters names a Redis Cluster (the client is seeded
+// with its addresses), one with master_name= a Sentinel group (the client
+// asks the URL's sentinels, without credentials, where the master is, and
+// logs in to the master with the URL's user, password and database).
+// Either counts as one node (see NewNode).
 //
 // It does not touch the network: the Node makes its valkey.Client on first
 // use, and again on a later use when that failed (the server was down, or
 // refused the login), each attempt bounded by the calling context. The
-// client is a single-server client (ClientOption.ForceSingleClient) in
-// pipeline mode (AlwaysPipelining, see NewNode) without client-side caching
-// (DisableCache); to reach a cluster or a Sentinel group, build the client
-// yourself and use NewNode.
+// client is in pipeline mode (AlwaysPipelining, see NewNode), without
+// client-side caching (DisableCache); for one server it is a single-server
+// client (ClientOption.ForceSingleClient).
 //
 // The Node also implements io.Closer: Close closes its client, after
 // which every call fails with valkey.ErrClosing. Call Locker.Wait first.
@@ -37,20 +44,28 @@ func NewNodeFromURL(rawURL string) (core.Node, error) {
 		return nil, err
 	}
 	lc := &lazyClient{option: clientOption(cfg)}
-	return &urlNode{node: &node{addr: cfg.Addr, client: lc.get}, lazy: lc}, nil
+	return &urlNode{node: &node{addr: cfg.NodeAddr(), client: lc.get}, lazy: lc}, nil
 }
 
 // clientOption returns the options of the client for cfg.
 func clientOption(cfg *nodeurl.Config) valkey.ClientOption {
 	opt := valkey.ClientOption{
-		InitAddress:       []string{cfg.Addr},
-		Username:          cfg.Username,
-		Password:          cfg.Password,
-		SelectDB:          cfg.DB,
-		TLSConfig:         cfg.TLSConfig(),
-		ForceSingleClient: true,
-		AlwaysPipelining:  true,
-		DisableCache:      true,
+		InitAddress:      []string{cfg.Addr},
+		Username:         cfg.Username,
+		Password:         cfg.Password,
+		SelectDB:         cfg.DB,
+		TLSConfig:        cfg.TLSConfig(),
+		AlwaysPipelining: true,
+		DisableCache:     true,
+	}
+	switch {
+	case cfg.MasterName != "":
+		opt.InitAddress = cfg.Addrs
+		opt.Sentinel = valkey.SentinelOption{MasterSet: cfg.MasterName, TLSConfig: cfg.TLSConfig()}
+	case cfg.Cluster():
+		opt.InitAddress = cfg.Addrs
+	default:
+		opt.ForceSingleClient = true
 	}
 	if cfg.Network == "unix" {
 		opt.DialCtxFn = func(ctx context.Context, path string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {

@@ -94,3 +94,29 @@ func TestCancelEndsCall(t *testing.T) {
 		assert.Less(t, time.Since(start), bound, "%s: EvalBatch outlived its cancelled context by far", name)
 	}
 }
+
+// A valkey-go cluster client is one node: seeded with the masters'
+// addresses, it finds the cluster itself.
+func TestCluster(t *testing.T) {
+	conformance.RunCluster(t, conformance.ClusterHarnessFunc(func(t testing.TB, addrs []string) core.Node {
+		client, err := valkey.NewClient(valkey.ClientOption{InitAddress: addrs, AlwaysPipelining: true, DisableCache: true})
+		require.NoError(t, err)
+		t.Cleanup(client.Close)
+		return valkeynode.NewNode(client)
+	}))
+}
+
+// A valkey-go sentinel client is one node: InitAddress lists the
+// sentinels, Sentinel.MasterSet names the master.
+func TestSentinel(t *testing.T) {
+	conformance.RunSentinel(t, conformance.SentinelHarnessFunc(func(t testing.TB, masterName string, sentinels []string) core.Node {
+		client, err := valkey.NewClient(valkey.ClientOption{
+			InitAddress: sentinels, Sentinel: valkey.SentinelOption{MasterSet: masterName}, AlwaysPipelining: true, DisableCache: true,
+		})
+		require.NoError(t, err)
+		t.Cleanup(client.Close)
+		return valkeynode.NewNode(client)
+	}))
+}
+
+func TestGroupURLs(t *testing.T) { conformance.RunGroupURLs(t, harness{}) }

@@ -199,7 +199,7 @@ func runDemo(ctx context.Context, out *lines, nodes []*node, name string, kill f
 	if n-1 >= quorum(n) {
 		dead = n - 1
 		how := kill(dead)
-		out.printf("demo", "node %s dies: %s; %d of %d nodes are left, a quorum is %d", nodes[dead].client.Options().Addr, how, n-1, n, quorum(n))
+		out.printf("demo", "node %s dies: %s; %d of %d nodes are left, a quorum is %d", nodes[dead].addr, how, n-1, n, quorum(n))
 	} else {
 		out.printf("demo", "with %s no node can die without taking the quorum with it: skipping that step", plural(n, "node"))
 	}
@@ -228,7 +228,7 @@ func runDemo(ctx context.Context, out *lines, nodes []*node, name string, kill f
 		err := nd.client.Del(dctx, core.Key(name)).Err()
 		cancel()
 		if err != nil {
-			return fmt.Errorf("deleting %s on %s: %v", core.Key(name), nd.client.Options().Addr, err)
+			return fmt.Errorf("deleting %s on %s: %v", core.Key(name), nd.addr, err)
 		}
 		live++
 	}
@@ -264,7 +264,7 @@ func plural(n int, noun string) string {
 func addrs(nodes []*node) string {
 	s := make([]string, len(nodes))
 	for i, n := range nodes {
-		s[i] = n.client.Options().Addr
+		s[i] = n.addr
 	}
 	return strings.Join(s, " ")
 }

@@ -59,6 +59,8 @@ Usage:
 Nodes are given by --nodes URL,URL,... or $REDLOCK_NODES, and default to
 redis://127.0.0.1:6379/0. Use three or five independent masters (not
 replicas of one another) so that the lock outlives the loss of one or two.
+A node may also be a Redis Cluster or a Sentinel group, one URL each (see
+'redlock help run').
 
 Examples:
   redlock demo

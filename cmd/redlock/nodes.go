@@ -22,12 +22,14 @@ const nodesEnv = "REDLOCK_NODES"
 // probeTimeout bounds the check that the nodes answer, and each status read.
 const probeTimeout = 3 * time.Second
 
-// node is one Redis master as the tool sees it: one go-redis client, used
+// node is one node of the lock as the tool sees it: a Redis master, a
+// Redis Cluster or a Sentinel group, through one go-redis client, used
 // both for the tool's own reads (PING, status) and, wrapped by the goredis
 // adapter, for the lock itself, so the first lock round finds a warm
 // connection.
 type node struct {
-	client *redis.Client
+	client redis.UniversalClient
+	addr   string // what the node is called: its URL's nodeurl.Config.NodeAddr
 	lock   core.Node
 }
 
@@ -44,11 +46,15 @@ func nodeList(flagValue string) string {
 }
 
 // openNodes makes a node for every URL in list, a comma-separated list of
-// node URLs in the forms of package nodeurl, read by goredis.ParseURL:
-// redis://[[user]:password@]host[:port][/db], rediss:// (TLS),
-// unix://[[user]:password@]/path/to/socket[?db=N], or a bare host:port.
-// Two URLs that name the same server are an error. No error shows a
-// password. It does not connect: clients connect on first use.
+// node URLs in the forms of package nodeurl, whose clients
+// goredis.NewClientFromURL makes: redis://[[user]:password@]host[:port][/db],
+// rediss:// (TLS), unix://[[user]:password@]/path/to/socket[?db=N], a bare
+// host:port, a cluster as redis://host:port?addr=host:port..., or a
+// Sentinel group as redis://host:port?master_name=NAME[&addr=host:port]...
+// (the addresses of a URL are separated by "&addr=", never by a comma).
+// Two URLs that name the same server, or the same Sentinel group, are an
+// error. No error shows a password. It does not connect: clients connect
+// on first use.
 func openNodes(list string) ([]*node, error) {
 	var nodes []*node
 	seen := map[string]bool{}
@@ -58,7 +64,7 @@ func openNodes(list string) ([]*node, error) {
 			closeNodes(nodes)
 			return nil, errors.New("empty node URL in the list (two commas in a row, or a comma at an end)")
 		}
-		opts, err := goredis.ParseURL(raw)
+		c, err := nodeurl.Parse(raw)
 		if err != nil {
 			closeNodes(nodes)
 			var ue *nodeurl.Error
@@ -67,13 +73,24 @@ func openNodes(list string) ([]*node, error) {
 			}
 			return nil, err
 		}
-		if seen[opts.Addr] {
-			closeNodes(nodes)
-			return nil, fmt.Errorf("two node URLs name the same server %s: the nodes must be independent", opts.Addr)
+		for _, addr := range c.Addrs {
+			what, key := "server", addr
+			if c.MasterName != "" {
+				what, key = "Sentinel group", c.MasterName+" at "+addr
+			}
+			if seen[key] {
+				closeNodes(nodes)
+				return nil, fmt.Errorf("two node URLs name the same %s %s: the nodes must be independent", what, key)
+			}
+			seen[key] = true
 		}
-		seen[opts.Addr] = true
-		client := redis.NewClient(opts)
-		nodes = append(nodes, &node{client: client, lock: goredis.NewNode(client)})
+		client, err := goredis.NewClientFromURL(raw)
+		if err != nil { // not reached: nodeurl.Parse accepted raw
+			closeNodes(nodes)
+			return nil, err
+		}
+		addr := c.NodeAddr()
+		nodes = append(nodes, &node{client: client, addr: addr, lock: goredis.NewNodeAddr(client, addr)})
 	}
 	return nodes, nil
 }
@@ -129,7 +146,7 @@ func checkNodes(ctx context.Context, nodes []*node) (warnings []string, err erro
 			up++
 			continue
 		}
-		warnings = append(warnings, fmt.Sprintf("node %s does not answer: %v", nodes[i].client.Options().Addr, e))
+		warnings = append(warnings, fmt.Sprintf("node %s does not answer: %v", nodes[i].addr, e))
 	}
 	if up < quorum(len(nodes)) {
 		return nil, fmt.Errorf("%w (%d of %d answer, %d needed):\n  %s",

@@ -39,7 +39,10 @@ Flags:
 
 Nodes are read from --nodes, else $REDLOCK_NODES, else
 redis://127.0.0.1:6379/0; URLs are redis://[user:password@]host:port[/db],
-rediss:// for TLS, unix:///path/to/socket[?db=N], or a bare host:port.
+rediss:// for TLS, unix:///path/to/socket[?db=N], or a bare host:port. One
+node may be a Redis Cluster, redis://host:port?addr=host:port&addr=...
+(seed nodes), or a Sentinel group, redis://host:port?master_name=NAME&addr=...
+(the sentinels); either counts as one node, and a failover can lose a lock.
 
 Exit status:
   N       COMMAND's own exit status: it ran to its end under the lock

@@ -129,7 +129,7 @@ func printStatus(w io.Writer, name string, nodes []*node, states []nodeState) in
 	held, answered := 0, 0
 	owners := map[string]int{}
 	for i, s := range states {
-		addr := nodes[i].client.Options().Addr
+		addr := nodes[i].addr
 		switch {
 		case s.err != nil:
 			state := "down"
