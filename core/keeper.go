@@ -129,7 +129,7 @@ func (k *keeper) loop() {
 			ls := heap.Pop(&k.heap).(*lease)
 			ls.mu.Lock()
 			lossAt, ended := ls.pol.lossAt(ls.until), ls.ended
-			extension := ls.extend && !ls.inFlight && ls.next.Before(lossAt)
+			extension := ls.extend && !ls.inFlight && ls.next.Before(lossAt) && (!ls.retrying || !ls.next.After(now))
 			ls.mu.Unlock()
 			switch {
 			case ended:
@@ -137,7 +137,7 @@ func (k *keeper) loop() {
 			case !now.Before(lossAt):
 				lost = append(lost, ls)
 			case !extension:
-				later = append(later, ls) // only its loss time is near
+				later = append(later, ls) // only its loss time is near, or a retry is not due yet
 			default:
 				ls.inFlight = true
 				due = append(due, ls)
@@ -249,16 +249,8 @@ func (k *keeper) extendRound(batch []*lease) []extendResult {
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	pending := len(nodes)
-	for pending > 0 && !extensionsDecided(results, k.s.quorum, pending) {
-		var i int
-		select {
-		case i = <-finished:
-		case <-deadline.C:
-			pending = 0 // the node timeout passed: the nodes still out failed
-			continue
-		}
-		pending--
+	// record adds node i's finished batch to the results.
+	record := func(i int) {
 		n := nodes[i]
 		for j := range batch {
 			c := calls[i][j]
@@ -274,13 +266,41 @@ func (k *keeper) extendRound(batch []*lease) []extendResult {
 			r.add(i, ext[j].decode(n.Addr(), c.Reply, repeated[i][j]))
 		}
 	}
+	pending, timedOut := len(nodes), false
+	for pending > 0 && !timedOut && !extensionsDecided(results, k.s.quorum, pending) {
+		select {
+		case i := <-finished:
+			pending--
+			record(i)
+		case <-deadline.C:
+			timedOut = true // the node timeout passed: the nodes still out failed
+		}
+	}
 	end := time.Now()
+	if pending > 0 && !timedOut {
+		// Decided: the nodes still out get a little longer, as long again
+		// as the round took (see round.settle), so that on healthy nodes
+		// every extension is counted; a hung node is not waited for.
+		grace := time.NewTimer(min(max(end.Sub(start), time.Millisecond), time.Until(start.Add(timeout))))
+		for waiting := true; waiting && pending > 0; {
+			select {
+			case i := <-finished:
+				pending--
+				record(i)
+			case <-grace.C:
+				waiting = false
+			}
+		}
+		grace.Stop()
+	}
 	for j := range results {
 		results[j].end = end
 		r := &results[j].t
 		for i, n := range nodes {
-			if !r.answered[i] {
+			if !r.answered[i] && timedOut {
 				r.add(i, reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: ErrNodeTimeout}})
+			} else if !r.answered[i] {
+				r.add(i, reply{state: failed}) // decided without it: it has said nothing yet
 			}
 		}
 	}
@@ -343,6 +363,7 @@ func (k *keeper) apply(rs []extendResult) {
 		case extensionConfirmed:
 			ls.until = until
 			ls.count++
+			ls.retrying = false
 			ls.next = r.start.Add(ls.pol.every)
 			if ls.pol.capped(ls.start, ls.next, ls.count) {
 				ls.extend = false
@@ -360,8 +381,10 @@ func (k *keeper) apply(rs []extendResult) {
 			})
 			continue
 		default:
-			// Not confirmed: try again soon, while the validity lasts.
+			// Not confirmed: try again soon, while the validity lasts. A
+			// retry waits its time: it does not join a round early.
 			ls.next = r.end.Add(max(ls.pol.every/8, time.Millisecond))
+			ls.retrying = true
 			until := ls.until
 			ls.mu.Unlock()
 			errs := r.t.errs

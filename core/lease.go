@@ -37,6 +37,7 @@ type lease struct {
 	at       time.Time // position in the schedule
 	index    int       // in the keeper's heap; -1 when not in it
 	inFlight bool      // an extension round is running
+	retrying bool      // the last extension round failed: the next is a retry
 }
 
 // scheduler keeps the leases that are kept alive or watched: the
