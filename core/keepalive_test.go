@@ -118,3 +118,28 @@ func TestKeepAliveWithAHungNode(t *testing.T) {
 	require.NoError(t, m.Unlock(f.Ctx))
 	f.settle(l)
 }
+
+// A keep-alive extension that fails without deciding the lock's fate (one
+// node refuses, one fails, one extends) is retried every eighth of a
+// period while the validity lasts, not back to back: such retries used to
+// join the next round at once, a round every millisecond.
+func TestFailedExtensionRetriesAreSpaced(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithTTL(900*time.Millisecond), core.WithNodeTimeout(50*time.Millisecond), core.WithKeepAlive(true))
+	m := l.NewMutex("spaced")
+	require.NoError(t, m.Lock(f.Ctx))
+	f.faulty[1].On("extend", -1, testnode.Lose(nil))
+	_, err := f.Servers[0].Do("DEL", core.Key("spaced"))
+	require.NoError(t, err)
+	before := f.faulty[2].Calls("extend")
+	select {
+	case <-m.Done():
+	case <-f.Ctx.Done():
+		t.Fatal("never lost")
+	}
+	// From the first failure to the loss deadline, under 900ms, at most one
+	// retry per 300ms/8 = 37.5ms: about 20.
+	assert.LessOrEqual(t, f.faulty[2].Calls("extend")-before, 30, "extension retries back to back")
+	f.faulty[1].Reset()
+	f.settle(l)
+}
