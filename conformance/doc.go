@@ -24,6 +24,15 @@
 // tested once, by core's own tests. Each case has a time limit. Run it
 // under -race.
 //
+// An adapter runs, besides Run: the fault campaigns of package
+// conformance/faults (faults.Run, with the same Harness); RunCluster and
+// RunSentinel when its client speaks to a Redis Cluster or a Sentinel
+// group (each counted as one Node), on real clusters (redis-server
+// --cluster-enabled, redis-cli --cluster create) and real redis-sentinel
+// processes that they start; and RunGroupURLs when its NewNodeFromURL reads
+// the cluster and Sentinel forms of package nodeurl. MinimalACL is the
+// smallest ACL a lock user needs; the ACL cases of Run check it.
+//
 // NewFixture and the Fixture's helpers serve tests of their own, such as
 // core's; Start, Servers and Server are usable on their own, for tests
 // that need servers to kill, pause (SIGSTOP), resume and restart.

@@ -24,7 +24,7 @@ import (
 // Node is one independent Redis master, as seen by core.
 //
 // Node is for adapter authors: applications build Nodes with an adapter
-// (backend/goredis, backend/redigo, backend/rueidis) and use Locker and
+// (backend/goredis, backend/redigo, backend/rueidis, backend/valkey) and use Locker and
 // Mutex. Every lock semantic lives in core; an adapter only carries core's
 // scripts to its server and brings the replies back. The conformance package
 // holds the suite that proves an adapter.
@@ -32,12 +32,15 @@ import (
 // Eval runs script on the server with keys and args: EVALSHA with
 // script.Hash() first and, when the server answers NOSCRIPT, EVAL with
 // script.Source(), so a SCRIPT FLUSH or a fresh server costs one extra round
-// trip, never a failure. It must honour ctx's deadline and cancellation for
-// the network I/O itself, not only for taking a connection from a pool, and
-// must not keep ctx after it returns. The reply comes back as the client
-// decoded it, normalised to: int64 for integers, string for bulk and simple
-// strings, []any for arrays, nil for a nil reply. A nil reply is a value,
-// not an error.
+// trip, never a failure. It must return when ctx ends, at its deadline or
+// at an earlier cancellation, whichever comes first, also while the client
+// waits for a connection to be made, and must not keep ctx after it
+// returns (a call the client cannot abandon may go on in the background).
+// The reply comes back as the client decoded it, normalised to: int64 for
+// integers, string for bulk and simple strings, []any for arrays, nil for
+// a nil reply. A nil reply is a value, not an error. Under RESP3 a client
+// may decode more types; map them as RESP2 would have sent them (a Lua true
+// is 1, false is nil). core's scripts return nothing else.
 //
 // An error means the outcome is unknown: the server may or may not have run
 // the script. Return the client's error as it is (network errors, timeouts,
@@ -48,8 +51,24 @@ import (
 // which is what the standard library returns: core then repeats the call
 // once on what should be a fresh connection.
 //
-// Addr names the node in errors and events, usually host:port. Two Nodes of
-// one Locker must not share an Addr.
+// Addr names the node in errors and events, usually host:port. It must not
+// change for the life of the Node, even when the client follows a failover
+// or a cluster's topology: take it once, at construction. Processes that
+// share a lock must give the same node the same Addr (core places a lock's
+// gate and wait queues by it): for a cluster or a Sentinel group, name it
+// from what the application configured (the seed addresses in their order,
+// or the master name and sentinels), not from what the client discovered.
+// Two Nodes of one Locker must not share an Addr.
+//
+// A Redis Cluster or a Sentinel group is one Node: an adapter over a client
+// that speaks to either routes each call as that client does. Every key of
+// one call is in one hash slot (see Key).
+//
+// Constructors that take an application's client (NewNode) use it as it
+// is. Constructors that build a client from a URL (NewNodeFromURL, see
+// package nodeurl) must not need the server at construction: when the
+// client dials in its constructor, make it on first use and again after a
+// failed attempt, each attempt bounded by the calling context.
 //
 // A Node must be safe for concurrent use.
 type Node interface {
@@ -64,7 +83,11 @@ type Node interface {
 // EvalBatch runs every call and fills in its Reply and Err, with the
 // meaning and normalisation of Node.Eval, including the fallback from
 // EVALSHA to EVAL on NOSCRIPT. ctx bounds the whole batch. A call whose
-// outcome is unknown gets an error.
+// outcome is unknown gets an error. The calls of one batch are independent
+// of one another: they may run in any order (those that met NOSCRIPT may
+// run again after later ones), and EvalBatch may return at ctx's end with
+// the calls not yet answered failed, as long as it writes nothing into
+// calls after it returns.
 type Batcher interface {
 	EvalBatch(ctx context.Context, calls []Call)
 }
@@ -84,11 +107,15 @@ type Call struct {
 // polls with the delays of its retry policy.
 //
 // Listen subscribes to the channels matching pattern (PSUBSCRIBE), calls
-// ready once the server has confirmed the subscription, and then deliver
-// with the channel of each message, from one goroutine, until ctx ends
-// (Listen then returns nil) or the subscription breaks (it returns the
-// error; core listens again after a pause). Listen must use a connection of
-// its own, not one of a pool shared with Eval.
+// ready once, when the server has confirmed the subscription, and then
+// deliver with the channel of each message, from one goroutine, until ctx
+// ends (Listen then returns nil) or the subscription breaks (it returns the
+// error; core listens again after a pause). A subscription that the server
+// ends while ctx is live is broken too: return a non-nil error. ready and
+// deliver return at once. Listen must use a connection of its own, not one
+// of a pool shared with Eval; over a cluster client, a pattern subscription
+// on any one master hears the releases of every master (Redis Cluster
+// forwards PUBLISH to all nodes).
 //
 // Core keeps at most one Listen running per Node in a process, and only
 // while some Lock is waiting on that Node (and for a moment after).
