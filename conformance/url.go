@@ -36,6 +36,7 @@ var urlCases = []testCase{
 	{"URLACLUser", 1, testURLACLUser, true},
 	{"URLUnixSocket", 0, testURLUnix, true},
 	{"URLTLSVerifiesServer", 0, testURLTLS, true},
+	{"URLTLSWithCA", 0, testURLTLSWithCA, true},
 	{"URLRejectsBadInput", 0, testURLBad, true},
 }
 
@@ -229,6 +230,43 @@ func testURLTLS(f *Fixture) {
 	err = f.refused(f.fromURLOK("rediss://"+urlUserinfo("")+"@"+addr+"/0", addr))
 	var verify *tls.CertificateVerificationError
 	assert.ErrorAs(f.T, err, &verify, "rediss:// verifies the server's certificate")
+}
+
+// testURLTLSWithCA connects with rediss:// to a server whose certificate
+// the test's own CA signed, and that verifies clients: with the CA and the
+// client's certificate (tls_ca=, tls_cert=, tls_key=) the lock works; with
+// no client certificate the server refuses; another CA, or another server
+// name (tls_server_name=), fails the verification of the server. Errors
+// name the node and show no password.
+func testURLTLSWithCA(f *Fixture) {
+	dir := f.T.TempDir()
+	pki, err := WritePKI(dir)
+	require.NoError(f.T, err)
+	other, err := WritePKI(f.T.TempDir())
+	require.NoError(f.T, err)
+	port, err := freePort()
+	require.NoError(f.T, err)
+	s := Servers(f.T, 1, "--tls-port", strconv.Itoa(port), "--tls-cert-file", pki.ServerCert, "--tls-key-file", pki.ServerKey,
+		"--tls-ca-cert-file", pki.CA, "--tls-auth-clients", "yes")[0]
+	f.requirePassword(s)
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		addr := host + ":" + strconv.Itoa(port)
+		base := "rediss://" + urlUserinfo("") + "@" + addr + "/2?tls_ca=" + url.QueryEscape(pki.CA)
+		withCert := base + "&tls_cert=" + url.QueryEscape(pki.ClientCert) + "&tls_key=" + url.QueryEscape(pki.ClientKey)
+		f.lockIn(f.fromURLOK(withCert, addr), s, 2, "tls-"+host)
+
+		f.refused(f.fromURLOK(base, addr)) // no client certificate
+
+		var verify *tls.CertificateVerificationError
+		wrongCA := "rediss://" + urlUserinfo("") + "@" + addr + "/2?tls_ca=" + url.QueryEscape(other.CA) +
+			"&tls_cert=" + url.QueryEscape(pki.ClientCert) + "&tls_key=" + url.QueryEscape(pki.ClientKey)
+		assert.ErrorAs(f.T, f.refused(f.fromURLOK(wrongCA, addr)), &verify, "a server that another CA signed")
+
+		wrongName := withCert + "&tls_server_name=elsewhere.example"
+		err := f.refused(f.fromURLOK(wrongName, addr))
+		assert.ErrorAs(f.T, err, &verify, "a certificate for another name")
+		assert.Contains(f.T, err.Error(), "elsewhere.example")
+	}
 }
 
 // writeSelfSigned writes a self-signed certificate for localhost and its

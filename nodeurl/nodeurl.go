@@ -15,7 +15,13 @@
 //	                                                 (a Sentinel group)
 //
 // The last two forms may be rediss:// as well, and their parameters come in
-// any order.
+// any order. A rediss:// URL of any form also takes, in its query,
+// tls_ca=FILE (the PEM file of the authorities that sign the servers'
+// certificates; the system's by default), tls_cert=FILE and tls_key=FILE
+// together (a client certificate and its key, for mutual TLS), and
+// tls_server_name=NAME (the name the server's certificate must carry, by
+// default the host). The server's certificate is always verified; Parse
+// reads the files and refuses the URL when they do not load.
 //
 // The scheme is case-insensitive. The port defaults to 6379; an IPv6 host
 // is written in brackets ([::1]:6379). db is a non-negative decimal
@@ -61,10 +67,13 @@ package nodeurl
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,8 +111,19 @@ type Config struct {
 	// which a TLS client verifies the server's certificate. It is empty for
 	// unix, and for a cluster or a Sentinel group, whose clients connect to
 	// servers that the URL does not name: each connection then verifies
-	// the host it dials.
+	// the host it dials. tls_server_name= sets it for every form.
 	ServerName string
+	// CAFile, from tls_ca=, is the PEM file of the authorities that sign
+	// the servers' certificates; empty: the system's.
+	CAFile string
+	// CertFile and KeyFile, from tls_cert= and tls_key=, are the PEM files
+	// of the client certificate and its key, for servers that verify
+	// clients (mutual TLS); empty: none.
+	CertFile, KeyFile string
+
+	serverNameSet string            // from tls_server_name=
+	roots         *x509.CertPool    // read from CAFile
+	certs         []tls.Certificate // read from CertFile and KeyFile
 }
 
 // Cluster reports whether c names a Redis Cluster: several addresses and
@@ -148,20 +168,63 @@ func Parse(raw string) (*Config, error) {
 }
 
 // TLSConfig returns the TLS settings for c: nil without TLS, otherwise a
-// new config that verifies the server's certificate against ServerName and
-// requires TLS 1.2 or later.
+// new config that verifies the server's certificate against ServerName,
+// with the authorities of CAFile (the system's when none is given), offers
+// the client certificate of CertFile and KeyFile if given, and requires
+// TLS 1.2 or later. The files are read by Parse.
 func (c *Config) TLSConfig() *tls.Config {
 	if !c.TLS {
 		return nil
 	}
-	return &tls.Config{ServerName: c.ServerName, MinVersion: tls.VersionTLS12}
+	return &tls.Config{ServerName: c.ServerName, MinVersion: tls.VersionTLS12, RootCAs: c.roots, Certificates: c.certs}
+}
+
+// tlsParams lists the TLS parameters for an error about the query.
+const tlsParams = "; a rediss:// URL also takes tls_ca=FILE, tls_cert=FILE with tls_key=FILE, and tls_server_name=NAME"
+
+// loadTLS reads the files that the TLS parameters name. Its errors name
+// the files, never their contents.
+func (c *Config) loadTLS() string {
+	if c.serverNameSet != "" {
+		c.ServerName = c.serverNameSet
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return "tls_ca=: " + err.Error()
+		}
+		c.roots = x509.NewCertPool()
+		if !c.roots.AppendCertsFromPEM(pem) {
+			return "tls_ca=" + c.CAFile + ": no PEM certificate in the file"
+		}
+	}
+	switch {
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return "tls_cert= and tls_key= go together: the client certificate and its key"
+	case c.CertFile != "":
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return "tls_cert=" + c.CertFile + ", tls_key=" + c.KeyFile + ": the client certificate and key do not load: " + tlsLoadReason(err)
+		}
+		c.certs = []tls.Certificate{cert}
+	}
+	return ""
+}
+
+// tlsLoadReason is why a key pair did not load, in words that quote
+// nothing of the files.
+func tlsLoadReason(err error) string {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+		return err.Error()
+	}
+	return "not a matching PEM certificate and private key"
 }
 
 // Redacted returns c as a URL in the forms of the package doc other than
 // a bare host:port (a redis:// URL comes back for it), with the database
 // always given, the further addresses as addr= parameters, then
-// master_name= for a Sentinel group, and the password, if any, written
-// "xxxxx".
+// master_name= for a Sentinel group, then the TLS parameters, and the
+// password, if any, written "xxxxx".
 func (c *Config) Redacted() string {
 	u := url.URL{Scheme: "redis", Host: c.Addr, Path: "/" + strconv.Itoa(c.DB)}
 	switch {
@@ -177,6 +240,11 @@ func (c *Config) Redacted() string {
 		}
 		if c.MasterName != "" {
 			params = append(params, "master_name="+url.QueryEscape(c.MasterName))
+		}
+		for _, p := range [][2]string{{"tls_ca", c.CAFile}, {"tls_cert", c.CertFile}, {"tls_key", c.KeyFile}, {"tls_server_name", c.serverNameSet}} {
+			if p[1] != "" {
+				params = append(params, p[0]+"="+url.QueryEscape(p[1]))
+			}
 		}
 		u.RawQuery = strings.Join(params, "&")
 	}
@@ -300,24 +368,28 @@ func parseTCP(rest, scheme string, useTLS bool) (*Config, string) {
 	if !hasQuery {
 		return c, ""
 	}
-	if reason := c.readGroup(query, scheme); reason != "" {
+	if reason := c.readQuery(query, scheme); reason != "" {
 		return nil, reason
 	}
-	// readGroup has read an addr= or a master_name= parameter.
+	if len(c.Addrs) == 1 && c.MasterName == "" {
+		return c, c.loadTLS()
+	}
 	switch {
 	case !hostPort:
 		return nil, "the host has no port: in a URL with addr= or master_name= every address has its port (" + scheme + "://host:port?...)"
 	case c.Cluster() && c.DB != 0:
 		return nil, fmt.Sprintf("database %d: a cluster has only database 0", c.DB)
 	}
-	c.ServerName = "" // the client verifies each server it dials
-	return c, ""
+	if c.serverNameSet == "" {
+		c.ServerName = "" // the client verifies each server it dials
+	}
+	return c, c.loadTLS()
 }
 
-// readGroup reads the query of a redis:// or rediss:// URL that names a
-// cluster or a Sentinel group: addr= parameters, which it appends to
-// c.Addrs, and master_name= (or master_set=), which sets c.MasterName.
-func (c *Config) readGroup(query, scheme string) string {
+// readQuery reads the query of a redis:// or rediss:// URL: addr=
+// parameters, which it appends to c.Addrs, master_name= (or master_set=),
+// which sets c.MasterName, and, in a rediss:// URL, the TLS parameters.
+func (c *Config) readQuery(query, scheme string) string {
 	if query == "" {
 		return "an empty query (a ? with nothing after it)"
 	}
@@ -368,10 +440,26 @@ func (c *Config) readGroup(query, scheme string) string {
 				return key + "=" + strconv.Quote(v) + ": a space or control character in the master name"
 			}
 			c.MasterName = v
+		case "tls_ca", "tls_cert", "tls_key", "tls_server_name":
+			if !c.TLS {
+				return key + "= in a " + scheme + ":// URL: TLS parameters go with rediss://"
+			}
+			v, err := url.QueryUnescape(value)
+			if err != nil {
+				return key + "=" + strconv.Quote(value) + ": bad percent-encoding"
+			}
+			if v == "" {
+				return "empty " + key + "="
+			}
+			field := map[string]*string{"tls_ca": &c.CAFile, "tls_cert": &c.CertFile, "tls_key": &c.KeyFile, "tls_server_name": &c.serverNameSet}[key]
+			if *field != "" {
+				return key + "= given twice"
+			}
+			*field = v
 		case "db":
 			return "query parameter db=: give the database in the path, " + scheme + "://host:port/db"
 		default:
-			return "query parameter " + strconv.Quote(key) + ": a " + scheme + ":// URL takes only addr=host:port (a further node of a cluster, or a further sentinel) and master_name=NAME (a Sentinel group)"
+			return "query parameter " + strconv.Quote(key) + ": a " + scheme + ":// URL takes only addr=host:port (a further node of a cluster, or a further sentinel), master_name=NAME (a Sentinel group)" + tlsParams
 		}
 	}
 	return ""

@@ -2,10 +2,14 @@ package nodeurl_test
 
 import (
 	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/redlock-go/redlock/conformance"
 	"github.com/redlock-go/redlock/nodeurl"
 )
 
@@ -337,4 +341,56 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %+v, but its Redacted form %q gives %+v", raw, *c, redacted, *back)
 		}
 	})
+}
+
+// A rediss:// URL takes the TLS files and a server name; Parse reads the
+// files, and TLSConfig carries what they hold.
+func TestTLSParameters(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := conformance.WritePKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.QueryEscape
+	c, err := nodeurl.Parse("rediss://:pw@h:6380/1?tls_ca=" + q(pki.CA) + "&tls_cert=" + q(pki.ClientCert) + "&tls_key=" + q(pki.ClientKey) + "&tls_server_name=redis.internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := c.TLSConfig()
+	if tc.RootCAs == nil || len(tc.Certificates) != 1 || tc.ServerName != "redis.internal" || c.ServerName != "redis.internal" {
+		t.Errorf("TLSConfig() = %+v: want the CA, the client certificate and the server name", tc)
+	}
+	if got, want := c.Redacted(), "rediss://:xxxxx@h:6380/1?tls_ca="+q(pki.CA)+"&tls_cert="+q(pki.ClientCert)+"&tls_key="+q(pki.ClientKey)+"&tls_server_name=redis.internal"; got != want {
+		t.Errorf("Redacted() = %q, want %q", got, want)
+	}
+	c, err = nodeurl.Parse("rediss://h1:7000?addr=h2:7000&tls_ca=" + q(pki.CA))
+	if err != nil || !c.Cluster() || c.TLSConfig().RootCAs == nil || c.ServerName != "" {
+		t.Errorf("a cluster with a CA: %+v, %v", c, err)
+	}
+	c, err = nodeurl.Parse("rediss://h?tls_ca=" + q(pki.CA))
+	if err != nil || c.Addr != "h:6379" || c.ServerName != "h" {
+		t.Errorf("a server with a CA and the default port: %+v, %v", c, err)
+	}
+
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("secret-ish content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ raw, reason string }{
+		{"redis://h?tls_ca=" + q(pki.CA), "TLS parameters go with rediss://"},
+		{"rediss://h?tls_cert=" + q(pki.ClientCert), "tls_cert= and tls_key= go together"},
+		{"rediss://h?tls_ca=" + q(filepath.Join(dir, "missing.pem")), "no such file"},
+		{"rediss://h?tls_ca=" + q(notPEM), "no PEM certificate"},
+		{"rediss://h?tls_cert=" + q(notPEM) + "&tls_key=" + q(notPEM), "do not load"},
+		{"rediss://h?tls_ca=" + q(pki.CA) + "&tls_ca=" + q(pki.CA), "given twice"},
+		{"rediss://h?tls_server_name=", "empty tls_server_name="},
+	} {
+		_, err := nodeurl.Parse(tc.raw)
+		if err == nil || !strings.Contains(err.Error(), tc.reason) {
+			t.Errorf("Parse(%q) = %v, want an error with %q", tc.raw, err, tc.reason)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-ish") {
+			t.Errorf("Parse(%q): the error shows a file's contents: %v", tc.raw, err)
+		}
+	}
 }

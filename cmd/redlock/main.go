@@ -60,7 +60,11 @@ Nodes are given by --nodes URL,URL,... or $REDLOCK_NODES, and default to
 redis://127.0.0.1:6379/0. Use three or five independent masters (not
 replicas of one another) so that the lock outlives the loss of one or two.
 A node may also be a Redis Cluster or a Sentinel group, one URL each (see
-'redlock help run').
+'redlock help run'). A rediss:// URL verifies the server against the
+system's authorities, or those of tls_ca=FILE; tls_cert=FILE&tls_key=FILE
+give a client certificate. $REDLOCK_TLS_CA, $REDLOCK_TLS_CERT and
+$REDLOCK_TLS_KEY give them to every rediss:// node that does not name its
+own.
 
 Examples:
   redlock demo

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ func openNodes(list string) ([]*node, error) {
 			closeNodes(nodes)
 			return nil, errors.New("empty node URL in the list (two commas in a row, or a comma at an end)")
 		}
+		raw = withTLSFiles(raw)
 		c, err := nodeurl.Parse(raw)
 		if err != nil {
 			closeNodes(nodes)
@@ -93,6 +95,32 @@ func openNodes(list string) ([]*node, error) {
 		nodes = append(nodes, &node{client: client, addr: addr, lock: goredis.NewNodeAddr(client, addr)})
 	}
 	return nodes, nil
+}
+
+// tlsEnv maps the environment variables that give every rediss:// node
+// its TLS files to the URL parameters they stand for (see package
+// nodeurl).
+var tlsEnv = [][2]string{{"REDLOCK_TLS_CA", "tls_ca"}, {"REDLOCK_TLS_CERT", "tls_cert"}, {"REDLOCK_TLS_KEY", "tls_key"}}
+
+// withTLSFiles returns raw with the TLS parameters of the variables of
+// tlsEnv that are set added, when raw is a rediss:// URL that does not
+// give them itself.
+func withTLSFiles(raw string) string {
+	if !strings.HasPrefix(strings.ToLower(raw), "rediss://") {
+		return raw
+	}
+	for _, e := range tlsEnv {
+		v := os.Getenv(e[0])
+		if v == "" || strings.Contains(raw, "?"+e[1]+"=") || strings.Contains(raw, "&"+e[1]+"=") {
+			continue
+		}
+		sep := "?"
+		if strings.Contains(raw, "?") {
+			sep = "&"
+		}
+		raw += sep + e[1] + "=" + url.QueryEscape(v)
+	}
+	return raw
 }
 
 // closeNodes closes the nodes' clients.
