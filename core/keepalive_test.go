@@ -128,6 +128,9 @@ func TestFailedExtensionRetriesAreSpaced(t *testing.T) {
 	l := f.Locker(core.WithTTL(900*time.Millisecond), core.WithNodeTimeout(50*time.Millisecond), core.WithKeepAlive(true))
 	m := l.NewMutex("spaced")
 	require.NoError(t, m.Lock(f.Ctx))
+	// The acquire's last call lands before the key goes: it would bring the
+	// key back.
+	require.Eventually(t, func() bool { return len(f.Holders("spaced")) == 3 }, 5*time.Second, time.Millisecond)
 	f.faulty[1].On("extend", -1, testnode.Lose(nil))
 	_, err := f.Servers[0].Do("DEL", core.Key("spaced"))
 	require.NoError(t, err)
