@@ -18,12 +18,19 @@
 // quorum without that node does not wait for it; a round that needs it
 // does. DialerRetries: 1 makes such a node fail at once.
 //
-// With ContextTimeoutEnabled, a call that needs a new connection dials
-// within the call's deadline, the node timeout: a connection that takes
-// longer to set up (a dropped one redialled on a loaded host, TLS to a far
-// server) is abandoned each time and the node stays unreachable. MinIdleConns
-// of a few has the pool replace dropped connections in the background,
-// within DialTimeout, so calls find one ready.
+// With ContextTimeoutEnabled, a call that needs a new connection dials and
+// logs in within the call's deadline, the node timeout: a connection that
+// takes longer to set up (a dropped one redialled on a loaded host, TLS to
+// a far server) is abandoned each time, and after a run of failed dials
+// go-redis fails calls at once for a while. Under this library's fault
+// campaign (connections dropped, partitions, paused servers, 100ms node
+// timeouts, hand-overs, a loaded 2-core host) such clients often made no
+// connection at all for the whole campaign, with MinIdleConns or without;
+// clients without ContextTimeoutEnabled, whose dials have their own
+// DialTimeout, acquired throughout. So give ContextTimeoutEnabled only a
+// node timeout well above the time a connection takes to set up; when in
+// doubt, leave it off and let NewNode bound each call (the faults tests of
+// this package run that way).
 //
 // The Node implements core.Subscriber with a pattern subscription of its
 // own, open while some Lock waits. When core closes it, go-redis may log
