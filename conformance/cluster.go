@@ -961,25 +961,8 @@ func testClusterReleaseWakes(f *ClusterFixture) {
 	holder := holders.NewMutex("wake")
 	require.NoError(f.T, holder.TryLock(f.Ctx))
 	asleep := make(chan struct{}, 1)
-	acquired := make(chan time.Time, 1)
 	waiter := waiters.NewMutex("wake", AsleepPolicy(asleep)) // a 20s delay once asleep
-	go func() {
-		if assert.NoError(f.T, waiter.Lock(f.Ctx)) {
-			acquired <- time.Now()
-		}
-		close(acquired)
-	}()
-	select {
-	case <-asleep:
-	case <-f.Ctx.Done():
-		f.T.Fatal("the waiter never went to sleep")
-	}
-	released := time.Now()
-	require.NoError(f.T, holder.Unlock(f.Ctx))
-	at, ok := <-acquired
-	require.True(f.T, ok, "the waiter did not acquire")
-	assert.Less(f.T, at.Sub(released), 2*time.Second, "the waiter woke on the release")
-	require.NoError(f.T, waiter.Unlock(f.Ctx))
+	checkWokenByRelease(f.T, f.Ctx, holder, waiter, asleep)
 }
 
 // testClusterHandOver: Unlock hands the lock to a Lock of the same Locker
@@ -1123,16 +1106,7 @@ func testClusterMutualExclusion(f *ClusterFixture) {
 					return
 				}
 				acquired.Add(1)
-				if holders.Add(1) != 1 {
-					overlaps.Add(1)
-				}
-				v, err := counter.Do(f.Ctx, "GET", "counter")
-				if err == nil {
-					n, _ := strconv.Atoi(fmt.Sprint(v))
-					_, err = counter.Do(f.Ctx, "SET", "counter", strconv.Itoa(n+1))
-				}
-				holders.Add(-1)
-				if err != nil {
+				if err := increment(f.Ctx, counter, &holders, &overlaps); err != nil {
 					errs <- err
 					return
 				}

@@ -221,6 +221,32 @@ func QueuedPolicy(queued chan<- struct{}) core.Option { return SignalPolicy(queu
 // to sleep, on the second.
 func AsleepPolicy(asleep chan<- struct{}) core.Option { return SignalPolicy(asleep, 2, 20*time.Second) }
 
+// checkWokenByRelease has waiter, a Mutex with AsleepPolicy(asleep), Lock
+// the lock that holder holds; once the waiter sleeps out its 20s delay,
+// holder unlocks, and the waiter must acquire within 2s: woken by the
+// release. It then unlocks.
+func checkWokenByRelease(t testing.TB, ctx context.Context, holder, waiter *core.Mutex, asleep <-chan struct{}) {
+	t.Helper()
+	acquired := make(chan time.Time, 1)
+	go func() {
+		if assert.NoError(t, waiter.Lock(ctx)) {
+			acquired <- time.Now()
+		}
+		close(acquired)
+	}()
+	select {
+	case <-asleep:
+	case <-ctx.Done():
+		t.Fatal("the waiter never went to sleep")
+	}
+	released := time.Now()
+	require.NoError(t, holder.Unlock(ctx))
+	at, ok := <-acquired
+	require.True(t, ok, "the waiter did not acquire")
+	assert.Less(t, at.Sub(released), 2*time.Second, "the waiter woke on the release")
+	require.NoError(t, waiter.Unlock(ctx))
+}
+
 type signalBackOff struct {
 	ch    chan<- struct{}
 	at    int

@@ -540,25 +540,8 @@ func (f *SentinelFixture) wakes(master *Server, holders, waiters *core.Locker, n
 		v, err := master.Do("PUBSUB", "NUMPAT")
 		return err == nil && v.(int64) > 0
 	}, 10*time.Second, 5*time.Millisecond, "the waiters never subscribed on the master %s", master.Addr)
-	acquired := make(chan time.Time, 1)
 	waiter := waiters.NewMutex(name, AsleepPolicy(asleep))
-	go func() {
-		if assert.NoError(f.T, waiter.Lock(f.Ctx)) {
-			acquired <- time.Now()
-		}
-		close(acquired)
-	}()
-	select {
-	case <-asleep:
-	case <-f.Ctx.Done():
-		f.T.Fatal("the waiter never went to sleep")
-	}
-	released := time.Now()
-	require.NoError(f.T, holder.Unlock(f.Ctx))
-	at, ok := <-acquired
-	require.True(f.T, ok, "the waiter did not acquire")
-	assert.Less(f.T, at.Sub(released), 2*time.Second, "the waiter woke on the release")
-	require.NoError(f.T, waiter.Unlock(f.Ctx))
+	checkWokenByRelease(f.T, f.Ctx, holder, waiter, asleep)
 }
 
 // testSentinelFailover: after a failover (SENTINEL FAILOVER, or the master

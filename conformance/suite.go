@@ -69,6 +69,23 @@ func Run(t *testing.T, h Harness) {
 	}
 }
 
+// increment is the work of a critical section: it counts the holders
+// inside it at once (a second one is an overlap) and increments the key
+// "counter" by a read and a write, which overlapping holders would lose.
+func increment(ctx context.Context, counter *Conn, holders, overlaps *atomic.Int32) error {
+	if holders.Add(1) != 1 {
+		overlaps.Add(1)
+	}
+	defer holders.Add(-1)
+	v, err := counter.Do(ctx, "GET", "counter")
+	if err != nil {
+		return err
+	}
+	n, _ := strconv.Atoi(fmt.Sprint(v))
+	_, err = counter.Do(ctx, "SET", "counter", strconv.Itoa(n+1))
+	return err
+}
+
 // The cases of rounds end to end over the adapter's Nodes: exclusion
 // between contenders for one name, paused and stopped nodes, SCRIPT FLUSH,
 // and the errors a node reports.
@@ -104,16 +121,7 @@ func testMutualExclusion(f *Fixture) {
 					errs <- fmt.Errorf("contender %d: lock: %w", c, err)
 					return
 				}
-				if holders.Add(1) != 1 {
-					overlaps.Add(1)
-				}
-				v, err := counter.Do(f.Ctx, "GET", "counter")
-				if err == nil {
-					n, _ := strconv.Atoi(fmt.Sprint(v))
-					_, err = counter.Do(f.Ctx, "SET", "counter", strconv.Itoa(n+1))
-				}
-				holders.Add(-1)
-				if err != nil {
+				if err := increment(f.Ctx, counter, &holders, &overlaps); err != nil {
 					errs <- err
 					return
 				}
