@@ -60,8 +60,8 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 			// acquire is still in flight get the hand-over too: where it has
 			// not landed yet, the late release follows it.
 			var n int
-			if passed, n = c.handOver(t, w, prefix, hi); n >= c.quorum {
-				p.emit(t.name, Event{Kind: Released, Nodes: n, Took: time.Since(start), HandOver: true})
+			if passed, n = c.handOver(ctx, t, w, prefix, hi); n >= c.quorum {
+				p.observe(ctx, t.name, Event{Kind: Released, Nodes: n, Took: time.Since(start), HandOver: true}, nil, nil)
 				return nil
 			}
 		}
@@ -95,24 +95,29 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 			notOurs++
 		}
 	}
+	var err error
 	switch {
 	case released >= c.quorum, notOurs < c.quorum && unknown < c.quorum:
 		// Released, or no quorum can still be ours: what did not answer
 		// keeps the key until its TTL.
-		p.emit(t.name, Event{Kind: Released, Nodes: released, Took: time.Since(start)})
+		p.observe(ctx, t.name, Event{Kind: Released, Nodes: released, Took: time.Since(start)}, &r.t, c.nodes)
 		return nil
 	case notOurs >= c.quorum:
-		return failure(ctx, t.name, ErrNotHeld, r.t.errs)
+		err = failure(ctx, t.name, ErrNotHeld, r.t.errs)
+	default:
+		err = failure(ctx, t.name, ErrNotReleased, r.t.errs)
 	}
-	return failure(ctx, t.name, ErrNotReleased, r.t.errs)
+	p.observe(ctx, t.name, Event{Kind: ReleaseFailed, Nodes: released, Took: time.Since(start), Err: err}, &r.t, c.nodes)
+	return err
 }
 
 // handOver passes the lock that owner from holds (taken by rounds up to
 // hi) to waiter w, a Lock of the same Locker. On a quorum within w's
 // validity, w holds the lock and learns it at once; otherwise the round is
 // undone and w goes back to trying. It returns the nodes on which the lock
-// was passed (and is no longer from's), and how many.
-func (c *cluster) handOver(t *target, w *waiter, from, hi string) ([]bool, int) {
+// was passed (and is no longer from's), and how many. ctx is the Unlock's,
+// for w's events.
+func (c *cluster) handOver(ctx context.Context, t *target, w *waiter, from, hi string) ([]bool, int) {
 	start := time.Now()
 	claim := nonce()
 	r := c.run(context.Background(), w.pol.nodeTimeout, handoverCall(t, w.pol, w.prefix, claim, from, lowestNonce, hi),
@@ -126,7 +131,7 @@ func (c *cluster) handOver(t *target, w *waiter, from, hi string) ([]bool, int) 
 		r.keep()
 		until := start.Add(validity)
 		w.handed <- newLease(w.t, w.pol, c.keeper, w.prefix, claim, 0, start, until, r)
-		w.pol.emit(t.name, Event{Kind: Acquired, Nodes: r.t.yes, Took: time.Since(start), Until: until, HandOver: true})
+		w.pol.observe(ctx, t.name, Event{Kind: Acquired, Nodes: r.t.yes, Took: time.Since(start), Until: until, HandOver: true, Began: true}, &r.t, c.nodes)
 		return passed, r.t.yes
 	}
 	r.undo(start)

@@ -157,7 +157,7 @@ func (k *keeper) loop() {
 		for _, ls := range lost {
 			err := ls.lossError(nil)
 			ls.end(err)
-			ls.pol.emit(ls.t.name, Event{Kind: Lost, Err: err})
+			ls.pol.emit(ls.t.name, Event{Kind: Lost, Err: err, KeepAlive: true})
 		}
 		if len(due) > 0 {
 			go k.extend(due)
@@ -370,14 +370,14 @@ func (k *keeper) apply(rs []extendResult) {
 			}
 			ls.mu.Unlock()
 			after = append(after, func() {
-				ls.pol.emit(ls.t.name, Event{Kind: Extended, Nodes: r.t.yes, Took: r.end.Sub(r.start), Until: until})
+				ls.pol.observe(nil, ls.t.name, Event{Kind: Extended, Nodes: r.t.yes, Took: r.end.Sub(r.start), Until: until, KeepAlive: true}, &r.t, k.s.nodes)
 			})
 		case extensionNotOurs, extensionTooLate:
 			ls.mu.Unlock()
 			err := ls.lossError(r.t.errs)
 			after = append(after, func() {
 				ls.end(err)
-				ls.pol.emit(ls.t.name, Event{Kind: Lost, Nodes: r.t.yes, Took: r.end.Sub(r.start), Err: err})
+				ls.pol.observe(nil, ls.t.name, Event{Kind: Lost, Nodes: r.t.yes, Took: r.end.Sub(r.start), Err: err, KeepAlive: true}, &r.t, k.s.nodes)
 			})
 			continue
 		default:
@@ -389,7 +389,7 @@ func (k *keeper) apply(rs []extendResult) {
 			ls.mu.Unlock()
 			errs := r.t.errs
 			after = append(after, func() {
-				ls.pol.emit(ls.t.name, Event{Kind: ExtendFailed, Nodes: r.t.yes, Took: r.end.Sub(r.start), Until: until, Err: errors.Join(errs...)})
+				ls.pol.observe(nil, ls.t.name, Event{Kind: ExtendFailed, Nodes: r.t.yes, Took: r.end.Sub(r.start), Until: until, Err: errors.Join(errs...), KeepAlive: true}, &r.t, k.s.nodes)
 			})
 		}
 		k.schedule(ls)

@@ -104,6 +104,7 @@ func (ls *lease) end(err error) {
 	ls.onEnd = nil
 	close(ls.done)
 	ls.mu.Unlock()
+	ls.pol.observe(nil, ls.t.name, Event{Kind: Ended, Took: time.Since(ls.start), Err: err}, nil, nil)
 	if watched {
 		ls.k.remove(ls)
 	}

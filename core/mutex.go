@@ -151,6 +151,7 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 		r.undo(start)
 		err := m.fail(ctx, ErrNotAcquired, r.t.errs)
 		err.(*opError).final = r.t.rejected > len(c.nodes)-c.quorum
+		p.observe(ctx, t.name, Event{Kind: NotAcquired, Nodes: r.t.yes, Took: time.Since(start), Err: err}, &r.t, c.nodes)
 		return err
 	}
 	until := start.Add(validity)
@@ -160,12 +161,13 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 			fence = cur.fence // no other owner held the lock since it was committed
 		} else if fence, err = m.commitFence(ctx, prefix, claim, &r.t, until); err != nil {
 			r.undo(start)
+			p.observe(ctx, t.name, Event{Kind: NotAcquired, Nodes: r.t.yes, Took: time.Since(start), Err: err}, &r.t, c.nodes)
 			return err
 		}
 	}
 	r.keep()
-	m.install(same, newLease(t, p, c.keeper, prefix, claim, fence, start, until, r))
-	p.emit(t.name, Event{Kind: Acquired, Nodes: r.t.yes, Took: time.Since(start), Until: until})
+	renewed := m.install(same, newLease(t, p, c.keeper, prefix, claim, fence, start, until, r))
+	p.observe(ctx, t.name, Event{Kind: Acquired, Nodes: r.t.yes, Took: time.Since(start), Until: until, Began: !renewed}, &r.t, c.nodes)
 	return nil
 }
 
@@ -218,13 +220,14 @@ var (
 // fencing found its token there) and the current holding is the owner's
 // with the same token, that holding is renewed instead. A holding that ls
 // replaces while it was still valid ends as lost: its keys were not all
-// there to refresh.
-func (m *Mutex) install(same bool, ls *lease) {
+// there to refresh; one whose validity had passed ends too. It reports
+// whether the current holding was renewed.
+func (m *Mutex) install(same bool, ls *lease) bool {
 	m.mu.Lock()
 	old := m.cur
 	if same && old != nil && old.prefix == ls.prefix && old.fence == ls.fence && old.renew(ls.start, ls.until, ls.won) {
 		m.mu.Unlock()
-		return
+		return true
 	}
 	m.cur = ls
 	m.mu.Unlock()
@@ -233,9 +236,13 @@ func (m *Mutex) install(same bool, ls *lease) {
 		old.end(err)
 		old.pol.emit(old.t.name, Event{Kind: Lost, Err: err})
 	}
+	if old != nil && old != ls && old.reason() == nil {
+		old.end(old.lossError(nil)) // its validity passed unwatched
+	}
 	if ls.pol.keepAlive {
 		ls.watch(true)
 	}
+	return false
 }
 
 // Done returns a channel that is closed when this Mutex's holding of the
@@ -321,11 +328,13 @@ func hopeless(err error) bool {
 // in which so many nodes rejected the command itself that no quorum is
 // left (NOPERM, CROSSSLOT and the others of ErrNodeRejected): asking again
 // would only fail the same way until ctx ends.
-func (m *Mutex) Lock(ctx context.Context) error {
+func (m *Mutex) Lock(ctx context.Context) (err error) {
 	prefix, err := m.prefix(ctx)
 	if err != nil {
 		return err
 	}
+	ctx, started := m.pol.lockStarted(ctx, m.t.name)
+	defer m.waited(ctx, started, &err)
 	cur := m.holding(prefix)
 	holder := cur != nil && cur.live()
 	var (
@@ -472,7 +481,9 @@ func (m *Mutex) Extend(ctx context.Context) error {
 		until = cur.until
 		cur.mu.Unlock()
 		if !time.Now().Before(until) {
-			return m.fail(ctx, ErrLockLost, nil)
+			err := m.fail(ctx, ErrLockLost, nil)
+			m.pol.observe(ctx, m.t.name, Event{Kind: ExtendFailed, Err: err}, nil, nil)
+			return err
 		}
 	} else {
 		cur = nil
@@ -488,17 +499,25 @@ func (m *Mutex) Extend(ctx context.Context) error {
 	verdict, newUntil := c.judgeExtension(&r.t, p, start, end, until)
 	switch verdict {
 	case extensionTooLate:
-		return m.fail(ctx, ErrLockLost, r.t.errs)
+		err = m.fail(ctx, ErrLockLost, r.t.errs)
 	case extensionNotOurs:
-		return m.fail(ctx, ErrNotHeld, r.t.errs)
+		err = m.fail(ctx, ErrNotHeld, r.t.errs)
 	case extensionUnconfirmed:
-		return m.fail(ctx, ErrNotExtended, r.t.errs)
+		err = m.fail(ctx, ErrNotExtended, r.t.errs)
+	}
+	if err != nil {
+		e := Event{Kind: ExtendFailed, Nodes: r.t.yes, Took: end.Sub(start), Err: err}
+		if verdict == extensionUnconfirmed {
+			e.Until = until // still held until then
+		}
+		p.observe(ctx, m.t.name, e, &r.t, c.nodes)
+		return err
 	}
 	var fence uint64
 	if cur != nil {
 		fence = cur.fence
 	}
-	m.install(cur != nil, newLease(m.t, p, c.keeper, prefix, claim, fence, start, newUntil, nil))
-	p.emit(m.t.name, Event{Kind: Extended, Nodes: r.t.yes, Took: end.Sub(start), Until: newUntil})
+	renewed := m.install(cur != nil, newLease(m.t, p, c.keeper, prefix, claim, fence, start, newUntil, nil))
+	p.observe(ctx, m.t.name, Event{Kind: Extended, Nodes: r.t.yes, Took: end.Sub(start), Until: newUntil, Began: !renewed}, &r.t, c.nodes)
 	return nil
 }

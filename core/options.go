@@ -24,7 +24,9 @@ type options struct {
 	every       time.Duration // 0: ttl/3
 	maxHold     time.Duration // 0: no cap
 	maxExtend   int           // 0: no cap
-	events      func(Event)
+	events      func(Event)   // what the policy calls: eventsFn and observers (see eventsOf)
+	eventsFn    func(Event)
+	observers   []Observer
 	fencing     bool
 	durable     bool  // fencing counters survive restarts: commit on a bare quorum
 	err         error // the first invalid option
@@ -158,12 +160,33 @@ func WithMaxExtensions(n int) Option {
 	return positive("max extensions", n, func(o *options) { o.maxExtend = n })
 }
 
-// WithEvents sets a function called for each Event of the lock, from the
-// goroutine that caused it (the caller's, the keep-alive goroutine's, or
-// for a lock handed over, the Unlock caller's). It
-// must be quick and must not call the Mutex. The default is none.
+// WithEvents sets a function called for each Event of the lock of the
+// kinds Acquired to Released, from the goroutine that caused it (the
+// caller's, the keep-alive goroutine's, or for a lock handed over, the
+// Unlock caller's). It must be quick and must not call the Mutex. Given to
+// a Mutex, it replaces the Locker's. The default is none. An Observer
+// (WithObserver) is told of every kind, with the caller's context.
 func WithEvents(fn func(Event)) Option {
-	return func(o *options) { o.events = fn }
+	return func(o *options) {
+		o.eventsFn = fn
+		o.events = eventsOf(o.eventsFn, o.observers)
+	}
+}
+
+// WithObserver adds o to the Observers of the lock: o is told of every
+// Event, with the context of the call that caused it, and of every Lock
+// that begins when it is a LockObserver. Given to a Mutex, it adds o to
+// the Locker's Observers. The default is none; with neither Observers nor
+// an events function, the events cost nothing.
+func WithObserver(o Observer) Option {
+	return func(opts *options) {
+		if o == nil {
+			opts.fail("nil Observer")
+			return
+		}
+		opts.observers = append(opts.observers[:len(opts.observers):len(opts.observers)], o)
+		opts.events = eventsOf(opts.eventsFn, opts.observers)
+	}
 }
 
 // WithFencing makes every acquisition also yield a fencing token (see
