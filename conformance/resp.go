@@ -65,12 +65,12 @@ func (c *Conn) Do(ctx context.Context, args ...string) (any, error) {
 	nc := c.nc
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) }) // cancellation ends the exchange
 	v, err := c.exchange(deadline, args)
-	stop()
+	cancelled := !stop() // the deadline may be set to the past at any moment now: the connection is spent
 	var re RedisError
-	if err != nil && !errors.As(err, &re) {
+	if (err != nil && !errors.As(err, &re)) || cancelled {
 		c.nc.Close()
 		c.nc = nil
-		if ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
 			err = ctx.Err()
 		}
 	}
