@@ -20,8 +20,11 @@
 // deliveries, URLs, restarts, pauses, deadlines, SCRIPT FLUSH and the
 // errors each node reports; and it drives core.Locker over the adapter's
 // Nodes end to end in a few cases: mutual exclusion between contenders for
-// one name, keep-alive, loss, hand-over. Lock semantics themselves are
-// tested once, by core's own tests. Each case has a time limit. Run it
+// one name, keep-alive, loss, hand-over, semaphores (never more holders
+// than the limit under faults, checked by a History), leader election
+// (one leader through crashes and paused nodes), inspection with metadata
+// and force release. Lock semantics themselves are tested once, by core's
+// own tests. Each case has a time limit. Run it
 // under -race.
 //
 // An adapter runs, besides Run: the fault campaigns of package

@@ -58,7 +58,7 @@ type testCase struct {
 // Run runs the conformance suite against the adapter that h builds: each
 // case in a subtest of its own, on a fresh NewFixture.
 func Run(t *testing.T, h Harness) {
-	all := slices.Concat(cases, nodeCases, keepAliveCases, fencingCases, waitingCases, restartCases, urlCases, aclCases)
+	all := slices.Concat(cases, nodeCases, keepAliveCases, fencingCases, waitingCases, restartCases, urlCases, aclCases, semaphoreCases, inspectCases, electionCases, breakCases)
 	for _, c := range all {
 		t.Run(c.name, func(t *testing.T) {
 			if c.urls && !isURLHarness(h) {

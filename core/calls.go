@@ -23,6 +23,7 @@ type reply struct {
 	token   uint64 // fenced acquire: the token committed on the owner's key, 0 if none
 	unsent  bool   // failed before the call was sent: the node cannot have run it
 	reject  bool   // failed: the node rejected the command itself (ErrNodeRejected)
+	read    []any  // inspect: the values read (see inspect.lua)
 }
 
 // A call is one script call that a round sends to every node: its script,
@@ -95,9 +96,37 @@ func handoverCall(t *target, p *policy, to, nonce, from, lo, hi string) *call {
 	return (&call{script: handoverScript, keys: t.lockKey, need: t.quorum, writes: true, undo: true, detach: true}).with(to, nonce, p.ttlms, from, lo, hi)
 }
 
+// inspectCall reads the locks whose keys (each lock key and its fencing
+// counter) are keys, on every node that answers within the node timeout.
+func inspectCall(keys []string) *call {
+	return &call{script: inspectScript, keys: keys, need: 1, wait: true}
+}
+
+// breakCall deletes the locks whose lock keys are keys, when they are the
+// owner's whose fingerprint is owner ("" for any owner), on every node that
+// answers within the node timeout; each reply's counter is how many it
+// deleted.
+func breakCall(keys []string, owner string) *call {
+	return (&call{script: breakScript, keys: keys, need: 1, wait: true}).with(owner)
+}
+
 // decode reads node addr's reply v to c. repeated is set when the call was
 // sent a second time after a broken connection.
 func (c *call) decode(addr string, v any, repeated bool) reply {
+	if c.script == inspectScript {
+		values, ok := v.([]any)
+		if !ok || len(values) != 3*(len(c.keys)/2) {
+			return reply{state: failed, err: &NodeError{Addr: addr, Err: errUnexpected(v, c.script)}}
+		}
+		return reply{state: granted, read: values}
+	}
+	if c.script == breakScript {
+		deleted, ok := v.(int64)
+		if !ok || deleted < 0 {
+			return reply{state: failed, err: &NodeError{Addr: addr, Err: errUnexpected(v, c.script)}}
+		}
+		return reply{state: granted, counter: deleted}
+	}
 	var counter int64
 	var token uint64
 	if c.script == acquireScript {

@@ -24,7 +24,19 @@ func (c *cluster) target(name string) *target {
 	if t := c.targets.find(name, now); t != nil {
 		return t
 	}
-	return c.targets.add(newTarget(name, c.quorum, c.gateOf(name), c.deployment), now)
+	return c.targets.add(newTarget(name, name, Key(name), c.quorum, c.gateOf(name), c.deployment), now)
+}
+
+// keyedTarget returns the lock whose lock key is key, named name in
+// errors and events: a semaphore's slot or an election, whose keys no
+// Mutex has. Its gate depends on the key, so that the slots of one
+// semaphore are spread over the nodes.
+func (c *cluster) keyedTarget(name, key string) *target {
+	now := time.Now().UnixNano()
+	if t := c.targets.findKey(key, now); t != nil {
+		return t
+	}
+	return c.targets.add(newTarget(name, keyID(key), key, c.quorum, c.gateOf(key), c.deployment), now)
 }
 
 // gateOf returns the gate node of the lock called name (see

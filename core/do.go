@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 )
 
 // Do runs fn while holding the lock called name: the with-statement of
@@ -22,17 +23,29 @@ func (l *Locker) Do(ctx context.Context, name string, fn func(ctx context.Contex
 	if err := m.Lock(ctx); err != nil {
 		return err
 	}
+	return runHeld(ctx, fn, m.pol.nodeTimeout, m.Fence(), -1, m.whenEnded, m.Unlock)
+}
+
+// runHeld runs fn while a lock is held, for Do and its kin: fn's context
+// carries the fencing token (when not 0) and the semaphore slot (when not
+// -1), and is cancelled with the loss error when whenEnded reports the
+// holding's end; release, bounded by two node timeouts, follows fn.
+func runHeld(ctx context.Context, fn func(ctx context.Context) error, nodeTimeout time.Duration, fence uint64, slot int,
+	whenEnded func(func(error)) bool, release func(context.Context) error) (err error) {
 	fctx, cancel := context.WithCancelCause(ctx)
-	if fence := m.Fence(); fence != 0 {
+	if fence != 0 {
 		fctx = context.WithValue(fctx, fenceKey{}, fence)
 	}
-	m.whenEnded(cancel)
+	if slot >= 0 {
+		fctx = context.WithValue(fctx, slotKey{}, slot)
+	}
+	whenEnded(cancel)
 	defer func() {
 		lost := context.Cause(fctx)
 		cancel(nil)
-		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), m.pol.nodeTimeout*2)
+		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), nodeTimeout*2)
 		defer ucancel()
-		uerr := m.Unlock(uctx)
+		uerr := release(uctx)
 		switch {
 		case errors.Is(lost, ErrLockLost):
 			err = errors.Join(err, lost)

@@ -63,6 +63,45 @@
 // counters survive restarts. A refresh keeps the token only when a quorum
 // refreshed keys on which that token was committed.
 //
+// # Semaphores
+//
+// A Semaphore of limit L (Locker.NewSemaphore) is L slot locks, slot i an
+// ordinary lock of this package with keys of its own (SlotKey), and a
+// holder holds exactly one slot: an acquisition tries the slots one after
+// another and stops at the first it wins, a holder refreshes the slot it
+// has instead of taking another, and the operations of one Semaphore take
+// turns. Each slot is exactly a Mutex's lock: its rounds, claims, undo,
+// expiry and fencing are the ones above, so two owners never both hold
+// one slot within their validity windows. At any moment, then, the owners
+// that hold the semaphore within their validity hold pairwise different
+// slots, and there are L slots: at most L owners hold it. The argument
+// rests on each slot's quorum intersection alone; nothing counts holders
+// on a node.
+//
+// The obvious design, one key per node that counts its holders, granting
+// while it counts fewer than L, with a holder holding once a majority of
+// nodes granted, is not safe for L of two or more: on nodes A, B and C
+// with L = 2, holders 1, 2 and 3 can be granted {A, B}, {A, C} and
+// {B, C}. Every node counts two holders, every holder has a majority, and
+// three hold. Two majorities always share a node, but three majorities
+// need not share one, and a node's count only bounds the holders that
+// meet there. The repository's model checks the slot design and finds
+// this counterexample in the counting one.
+//
+// The price of the slot design: an acquisition of a semaphore whose slots
+// are all held costs one round per slot (under contention, one call to
+// each slot's gate node), so limits stay small (MaxLimit).
+//
+// # Leader election
+//
+// An Election (Locker.NewElection) is a fenced lock kept alive while held,
+// with keys of its own (ElectionKey), whose metadata (WithMetadata) is the
+// leader's value: at most one campaigner leads within its validity, the
+// term is the lock's fencing token, and a leader hears of the loss of its
+// leadership through Done before its validity ends. Leader and Observe
+// read every node (see Locker.Inspect); a campaigner counts as leader once
+// it holds a quorum with its term committed on a quorum.
+//
 // # Safety limits
 //
 // Redlock's guarantee rests on assumptions that callers must keep:

@@ -162,3 +162,77 @@ func (li *listener) deliver(ch string) {
 		q.notify()
 	}
 }
+
+// releaseWatch hears the releases of some locks for one waiter that is
+// not in a wait queue: a semaphore's Acquire (any of its slots) or an
+// election's Observe. Every release, and every subscription that comes up,
+// sends on wake without blocking.
+type releaseWatch struct {
+	wake  chan struct{}
+	joins []watchJoin
+}
+
+type watchJoin struct {
+	li *listener
+	ch *watchedChannel
+}
+
+// watchedChannel is one release channel a releaseWatch hears.
+type watchedChannel struct {
+	ch   string
+	wake chan struct{}
+}
+
+func (c *watchedChannel) notify() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *watchedChannel) channel() string { return c.ch }
+
+// watch has the Subscriber nodes of ns listen for releases on channels.
+// It reports whether a subscription was already up: if not, the watch is
+// woken when one comes up. It returns nil when no node can notify.
+func watch(ns *nodeSet, channels ...string) (*releaseWatch, bool) {
+	var subs []Node
+	for _, n := range ns.nodes {
+		if _, ok := n.(Subscriber); ok {
+			subs = append(subs, n)
+		}
+	}
+	if len(subs) == 0 {
+		return nil, false
+	}
+	w := &releaseWatch{wake: make(chan struct{}, 1)}
+	live := false
+	for _, ch := range channels {
+		wc := &watchedChannel{ch: ch, wake: w.wake}
+		for _, n := range subs {
+			li, up := listeners.join(n, wc)
+			w.joins = append(w.joins, watchJoin{li, wc})
+			live = live || up
+		}
+	}
+	return w, live
+}
+
+// woken returns the channel that a release or a subscription coming up
+// sends on; nil, which never sends, for a nil watch.
+func (w *releaseWatch) woken() <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	return w.wake
+}
+
+// stop ends the watch.
+func (w *releaseWatch) stop() {
+	if w == nil {
+		return
+	}
+	for _, j := range w.joins {
+		listeners.leave(j.li, j.ch)
+	}
+}

@@ -73,18 +73,25 @@ func (l *Locker) Quorum() int { return l.c.quorum }
 // WithNodeTimeout) do not panic: every method of the returned Mutex then
 // returns that error.
 func (l *Locker) NewMutex(name string, opts ...Option) *Mutex {
-	m := &Mutex{c: l.c, t: l.c.target(name), pol: l.pol, handle: newHandle()}
-	if len(opts) > 0 {
-		o := l.opts
-		m.err = o.apply(opts)
-		if m.err == nil {
-			m.pol, m.err = o.resolve(len(l.c.nodes))
-		}
-	}
+	m := &Mutex{c: l.c, t: l.c.target(name), handle: newHandle()}
+	m.pol, m.err = l.policyOf(opts)
 	if err := checkName(name); err != nil {
 		m.err = err
 	}
 	return m
+}
+
+// policyOf returns the policy of a lock made with opts over the Locker's
+// defaults, or the options' error.
+func (l *Locker) policyOf(opts []Option) (*policy, error) {
+	if len(opts) == 0 {
+		return l.pol, nil
+	}
+	o := l.opts
+	if err := o.apply(opts); err != nil {
+		return l.pol, err
+	}
+	return o.resolve(len(l.c.nodes))
 }
 
 // Wait blocks until every node call of the Locker's Mutexes that was still

@@ -36,7 +36,7 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return m.t.prefixOf(id), nil
+	return m.t.prefixOf(id, m.pol.metadata)
 }
 
 // holding returns the current lease when it is prefix's, nil otherwise.

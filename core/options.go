@@ -30,6 +30,7 @@ type options struct {
 	fencing     bool
 	durable     bool  // fencing counters survive restarts: commit on a bare quorum
 	err         error // the first invalid option
+	metadata    string
 }
 
 func defaultOptions() options {

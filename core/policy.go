@@ -26,6 +26,7 @@ type policy struct {
 	fenceQuorum int // the nodes a token must be committed on
 	reuseQuorum int // the nodes that must return a holding's token for a refresh to keep it
 	owner       granularity.Owner
+	metadata    string // stored in the owner prefix (see WithMetadata)
 	retry       retry.Policy
 	events      func(Event)
 }
@@ -46,6 +47,7 @@ func (o *options) resolve(n int) (*policy, error) {
 		keepAlive: o.keepAlive,
 		fencing:   o.fencing,
 		owner:     o.owner,
+		metadata:  o.metadata,
 		retry:     o.retry,
 		events:    o.events,
 	}

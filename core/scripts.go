@@ -17,6 +17,10 @@ var (
 	fenceLua string
 	//go:embed handover.lua
 	handoverLua string
+	//go:embed inspect.lua
+	inspectLua string
+	//go:embed break.lua
+	breakLua string
 
 	acquireScript  = newScript("acquire", acquireLua)
 	undoScript     = newScript("undo", undoLua)
@@ -24,10 +28,12 @@ var (
 	extendScript   = newScript("extend", extendLua)
 	fenceScript    = newScript("fence", fenceLua)
 	handoverScript = newScript("handover", handoverLua)
+	inspectScript  = newScript("inspect", inspectLua)
+	breakScript    = newScript("break", breakLua)
 )
 
 // Scripts lists every script core runs, for adapters that load scripts
 // ahead of use and for tests.
 func Scripts() []*Script {
-	return []*Script{acquireScript, undoScript, releaseScript, extendScript, fenceScript, handoverScript}
+	return []*Script{acquireScript, undoScript, releaseScript, extendScript, fenceScript, handoverScript, inspectScript, breakScript}
 }

@@ -7,11 +7,15 @@ import (
 )
 
 // target is one lock of a Locker: its name and keys, and what its rounds
-// have learned about contention for it.
+// have learned about contention for it. A Mutex's lock has the keys of
+// its name (Key, FenceKey, Channel); a semaphore's slot and an election
+// have keys of their own (see slotKey, electionKey), which no Mutex's
+// keys can equal.
 type target struct {
-	name    string
-	lockKey []string // Key(name)
-	keys    []string // Key(name), FenceKey(name)
+	name    string   // the lock's name, as errors and events give it
+	id      any      // its entry in the Locker's targets: the name for a Mutex's lock, a keyID otherwise
+	lockKey []string // the lock key: Key(name) for a Mutex's lock
+	keys    []string // the lock key and its fencing counter (the lock key + ":fence")
 	quorum  int
 	gate    int      // the node that gated rounds ask first
 	waits   queueKey // its wait queue in the process
@@ -21,19 +25,23 @@ type target struct {
 	gateFailed atomic.Int64 // when the gate last failed to answer, in Unix ns
 	used       atomic.Int64 // when a Mutex was last made for it or made a round, in Unix ns (to the second)
 
-	prefix atomic.Pointer[ownerPrefix] // the last owner ID seen and its prefix
+	prefix atomic.Pointer[cachedPrefix] // the last owner ID and metadata seen, and their prefix
 }
 
-type ownerPrefix struct{ id, prefix string }
+type cachedPrefix struct{ id, meta, prefix string }
 
-// prefixOf returns the prefix of the values that owner id stores.
-func (t *target) prefixOf(id string) string {
-	if p := t.prefix.Load(); p != nil && p.id == id {
-		return p.prefix
+// prefixOf returns the prefix of the values that owner id stores with
+// metadata meta (see ownerPrefix).
+func (t *target) prefixOf(id, meta string) (string, error) {
+	if p := t.prefix.Load(); p != nil && p.id == id && p.meta == meta {
+		return p.prefix, nil
 	}
-	p := &ownerPrefix{id, id + "|"}
-	t.prefix.Store(p)
-	return p.prefix
+	prefix, err := ownerPrefix(id, meta)
+	if err != nil {
+		return "", err
+	}
+	t.prefix.Store(&cachedPrefix{id, meta, prefix})
+	return prefix, nil
 }
 
 // touch notes that the lock is in use at now (Unix ns), at most once a
@@ -66,9 +74,26 @@ const minTargets = 1024
 // limit.
 var forgetAfter = time.Minute
 
-// find returns the target of name, nil when there is none.
+// find returns the target of the Mutex lock called name, nil when there
+// is none.
 func (ts *targets) find(name string, now int64) *target {
 	v, ok := ts.byName.Load(name)
+	if !ok {
+		return nil
+	}
+	t := v.(*target)
+	t.touch(now)
+	return t
+}
+
+// keyID is the entry in targets of a lock that is not a Mutex's: its
+// lock key, of a type of its own so that it never equals a Mutex's name.
+type keyID string
+
+// findKey returns the target whose lock key is key, among those that are
+// not a Mutex's, nil when there is none.
+func (ts *targets) findKey(key string, now int64) *target {
+	v, ok := ts.byName.Load(keyID(key))
 	if !ok {
 		return nil
 	}
@@ -81,7 +106,7 @@ func (ts *targets) find(name string, now int64) *target {
 // returns the one stored.
 func (ts *targets) add(t *target, now int64) *target {
 	t.used.Store(now)
-	if v, loaded := ts.byName.LoadOrStore(t.name, t); loaded {
+	if v, loaded := ts.byName.LoadOrStore(t.id, t); loaded {
 		return v.(*target)
 	}
 	if ts.n.Add(1) >= max(ts.limit.Load(), minTargets) && ts.sweeping.CompareAndSwap(false, true) {
@@ -107,11 +132,13 @@ func (ts *targets) sweep(now int64) {
 // the same servers share it.
 type queueKey struct{ deployment, ch string }
 
-func newTarget(name string, quorum, gate int, deployment string) *target {
-	key := Key(name)
+// newTarget returns the lock called name whose lock key is key, with id
+// its entry in targets. Its fencing counter and release channel are key
+// with ":fence" and ":released" appended, as the scripts have them.
+func newTarget(name string, id any, key string, quorum, gate int, deployment string) *target {
 	return &target{
-		name: name, lockKey: []string{key}, keys: []string{key, FenceKey(name)}, quorum: quorum,
-		gate: gate, waits: queueKey{deployment, Channel(name)},
+		name: name, id: id, lockKey: []string{key}, keys: []string{key, key + ":fence"}, quorum: quorum,
+		gate: gate, waits: queueKey{deployment, key + ":released"},
 	}
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# check.sh: check every configuration of redlock.pml with spin (see
-# README.md). A configuration of today's protocol must hold every
-# property; one with a defect put back (OLD_*) or an assumption broken
-# must be caught. Two configurations run at a time. Exits non-zero when
+# check.sh: check every configuration of redlock.pml and semaphore.pml
+# with spin (see README.md). A configuration of today's protocol must hold
+# every property; one with a defect put back (OLD_*, COUNTING) or an
+# assumption broken must be caught. Two configurations run at a time. Exits non-zero when
 # any outcome differs. TRACE=name prints the counterexample of that
 # configuration step by step.
 set -euo pipefail
@@ -10,8 +10,8 @@ cd "$(dirname "$0")"
 command -v spin >/dev/null || { echo "spin is missing: install the Debian package spin" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp redlock.pml "$work/"
 names=()
+pml=redlock.pml # the model the next checks run on
 
 # check NAME EXPECT FLAGS...: EXPECT is "holds" or the assertion that must
 # fail. It runs in the background, two at a time; its line goes to
@@ -27,8 +27,8 @@ run() {
 	shift 2
 	local dir="$work/$name" out start=$SECONDS
 	mkdir -p "$dir"
-	cp redlock.pml "$dir/"
-	(cd "$dir" && spin -a "$@" redlock.pml >/dev/null &&
+	cp "$pml" "$dir/"
+	(cd "$dir" && spin -a "$@" "$pml" >/dev/null &&
 		gcc -O1 -w -DSAFETY -DNOBOUNDCHECK -DMEMLIM=6000 -o pan pan.c) || {
 		echo "FAIL  $name: does not build"; touch "$work/$name.failed"; return; }
 	out=$(cd "$dir" && ./pan -m1000000 -w24 2>&1) || true
@@ -42,7 +42,7 @@ run() {
 			printf 'ok    %-22s holds         %10s states  %4ds\n' "$name" "$states" $((SECONDS - start))
 		else
 			echo "FAIL  $name: $(grep -m1 'assertion violated' <<<"$out")"
-			(cd "$dir" && spin -t -p -g "$@" redlock.pml | tail -40)
+			(cd "$dir" && spin -t -p -g "$@" "$pml" | tail -40)
 			touch "$work/$name.failed"
 		fi
 		return
@@ -51,7 +51,7 @@ run() {
 		depth=$(sed -n 's/.*assertion violated.*(at depth \([0-9]*\)).*/\1/p' <<<"$out" | head -1)
 		printf 'ok    %-22s caught: %s at step %s  %4ds\n' "$name" "$expect" "$depth" $((SECONDS - start))
 		if [ "${TRACE:-}" = "$name" ]; then
-			(cd "$dir" && spin -t -p -g "$@" redlock.pml)
+			(cd "$dir" && spin -t -p -g "$@" "$pml")
 		fi
 	else
 		echo "FAIL  $name: expected $expect to be violated, got: $(grep -m1 -E 'errors:' <<<"$out")"
@@ -68,6 +68,10 @@ if [ "${1:-}" = quick ]; then
 	check old-extend  P1_mutual_exclusion -DB0=3 -DB1=1 -DFAULTS=1 -DLATES=0 -DUNLOCK=0 -DOLD_EXTEND=1 -DSYMMETRY=0
 	check fence-restart holds             -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DSYMMETRY=0
 	check old-fence   P2_new_token_above  -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_FENCE=1 -DFQ=2 -DSYMMETRY=0
+	# the semaphore, within small bounds, and its counting defect caught
+	pml=semaphore.pml
+	check sem-slots   holds               -DB0=1 -DB1=1 -DB2=1 -DFAULTS=0 -DLATES=0 -DSYMMETRY=0
+	check sem-counting P3_at_most_limit   -DCOUNTING=1 -DB0=1 -DB1=1 -DB2=1 -DFAULTS=0 -DLATES=0 -DSYMMETRY=0
 	set -- done
 fi
 [ "${1:-}" = done ] || {
@@ -82,6 +86,10 @@ check fence-restart   holds                      -DFENCING=1 -DB0=2 -DB1=2 -DRES
 check old-fence       P2_new_token_above         -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_FENCE=1 -DFQ=2
 check fence-reuse     holds                      -DFENCING=1 -DB0=3 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
 check old-reuse       P2_reused_token_not_below  -DFENCING=1 -DB0=3 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_REUSE=1
+pml=semaphore.pml
+check sem-slots       holds                      -DB0=1 -DB1=1 -DB2=1 -DFAULTS=1 -DLATES=1
+check sem-retake      holds                      -DB0=2 -DB1=1 -DB2=1 -DFAULTS=1 -DLATES=0
+check sem-counting    P3_at_most_limit           -DCOUNTING=1 -DB0=1 -DB1=1 -DB2=1 -DFAULTS=0 -DLATES=0
 }
 wait
 failed=0

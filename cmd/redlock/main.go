@@ -7,6 +7,7 @@
 //
 //	redlock run [flags] NAME -- COMMAND [ARGS...]
 //	redlock status [flags] NAME
+//	redlock break [flags] NAME
 //	redlock demo [flags]
 //
 // Run "redlock help" for the flags, examples and exit codes.
@@ -51,6 +52,8 @@ Usage:
         run COMMAND while holding the lock NAME
   redlock status [flags] NAME
         show the lock NAME on every node
+  redlock break [flags] NAME
+        delete the lock NAME on every node, whoever holds it (asks first)
   redlock demo [flags]
         watch the lock at work; needs no server
   redlock help [COMMAND]
@@ -92,6 +95,8 @@ func mainCode(args []string, stdout, stderr io.Writer) int {
 		return runCommand(rest, stdout, stderr)
 	case "status":
 		return statusCommand(rest, stdout, stderr)
+	case "break":
+		return breakCommand(rest, stdout, stderr)
 	case "demo":
 		return demoCommand(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -108,7 +113,7 @@ func helpCommand(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	switch args[0] {
-	case "run", "status", "demo":
+	case "run", "status", "break", "demo":
 		return mainCode([]string{args[0], "--help"}, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "redlock help: unknown command %q\nRun 'redlock help' for usage.\n", args[0])
@@ -185,6 +190,9 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
 		value, usage := flag.UnquoteUsage(f)
 		left := "  --" + f.Name
+		if len(f.Name) == 1 {
+			left = "  -" + f.Name // such as -n, as flock(1) and consul lock spell it
+		}
 		if value != "" {
 			left += " " + strings.ToUpper(value)
 		}
@@ -193,7 +201,7 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		} else {
 			left += "\n" + strings.Repeat(" ", indent)
 		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" && f.DefValue != "0" {
 			usage += " (default " + f.DefValue + ")"
 		}
 		line := left

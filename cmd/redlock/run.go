@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,6 +29,12 @@ Acquires the lock NAME on a quorum of the nodes, runs COMMAND while keeping
 the lock alive, passes the signals INT, TERM, HUP, QUIT, USR1 and USR2 on to
 it, releases the lock when it exits, and exits with its exit status.
 
+With -n LIMIT, NAME is a semaphore of LIMIT slots instead: up to LIMIT runs
+of NAME at once, each holding one slot (its number in $REDLOCK_SLOT). Every
+run of NAME must give the same LIMIT. The semaphore's keys are not those of
+the lock NAME: "redlock run NAME" and "redlock run -n 1 NAME" do not exclude
+each other.
+
 If the lock is lost while COMMAND runs (its keys were deleted or taken over,
 or too few nodes confirm it), redlock says so on stderr, stops COMMAND
 (SIGTERM to its process group, SIGKILL after --grace) and exits 124. The
@@ -48,8 +55,8 @@ Exit status:
   N       COMMAND's own exit status: it ran to its end under the lock
   2       bad flags or arguments, a bad node URL, or fewer than a quorum of
           nodes answer
-  75      NAME is held by another owner: at once with --no-wait, or when
-          --wait ran out
+  75      NAME is held by another owner (with -n, all its slots are): at
+          once with --no-wait, or when --wait ran out
   124     the lock was lost while COMMAND ran, and COMMAND was stopped
   125     redlock failed in some other way
   126     COMMAND was found but could not be run
@@ -67,11 +74,18 @@ Examples:
 
   # hand a fencing token to the job, for the database to check
   redlock run --fencing import -- sh -c './import --fence "$REDLOCK_FENCE"'
+
+  # at most four encoders at once, across every host
+  redlock run -n 4 encoders -- sh -c './encode --worker "$REDLOCK_SLOT" input.mkv'
 `
 
 // fenceEnv names the environment variable that carries the fencing token
 // to the command.
 const fenceEnv = "REDLOCK_FENCE"
+
+// slotEnv names the environment variable that carries the semaphore slot
+// (-n) to the command.
+const slotEnv = "REDLOCK_SLOT"
 
 // forwarded are the signals passed on to the command.
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
@@ -85,6 +99,8 @@ type runConfig struct {
 	fencing     bool
 	grace       time.Duration
 	verbose     bool
+	limit       int    // -n: a semaphore of limit slots; 0: a lock
+	metadata    string // stored with the lock, for status
 
 	name    string
 	command []string
@@ -104,6 +120,8 @@ func parseRun(args []string, stdout io.Writer) (*runConfig, error) {
 	fs.BoolVar(&c.fencing, "fencing", false, "get a fencing token, a number that grows with every new holder of NAME, and pass it to COMMAND in $"+fenceEnv)
 	fs.DurationVar(&c.grace, "grace", 10*time.Second, "after the lock is lost, how long COMMAND has to stop after SIGTERM before SIGKILL")
 	fs.BoolVar(&c.verbose, "verbose", false, "log the lock's life (acquired, extended, released) on stderr")
+	fs.StringVar(&c.metadata, "metadata", "", "a short description of this run, such as a host name and pid, stored with the lock for 'redlock status' to show")
+	fs.IntVar(&c.limit, "n", 0, "hold one of `LIMIT` slots of the semaphore NAME instead of the lock NAME: up to LIMIT runs at once; the slot is passed to COMMAND in $"+slotEnv)
 
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
@@ -137,6 +155,10 @@ func parseRun(args []string, stdout io.Writer) (*runConfig, error) {
 		return nil, usagef("--wait and --no-wait exclude each other")
 	case c.grace <= 0:
 		return nil, usagef("--grace must be positive, got %v", c.grace)
+	case len(c.metadata) > core.MaxMetadata:
+		return nil, usagef("--metadata is %d bytes, at most %d", len(c.metadata), core.MaxMetadata)
+	case c.limit < 0 || c.limit > core.MaxLimit || (c.limit == 0 && limitGiven(fs)):
+		return nil, usagef("-n must be from 1 to %d, got %d", core.MaxLimit, c.limit)
 	case c.granularity != "process" && c.granularity != "host":
 		return nil, usagef("--granularity must be process or host, got %q", c.granularity)
 	}
@@ -190,14 +212,17 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 		_ = locker.Wait(ctx)
 	}()
-	mopts := []core.Option{core.WithKeepAlive(true)}
+	mopts := []core.Option{core.WithKeepAlive(true), core.WithMetadata(c.metadata)}
 	if c.wait > 0 {
 		mopts = append(mopts, core.WithRetry(within(retry.Default(), c.wait)))
 	}
 	if c.fencing {
 		mopts = append(mopts, core.WithFencing())
 	}
-	m := locker.NewMutex(c.name, mopts...)
+	var m holder = locker.NewMutex(c.name, mopts...)
+	if c.limit > 0 {
+		m = slotHolder{locker.NewSemaphore(c.name, c.limit, mopts...)}
+	}
 
 	// From here on the signals are redlock's to handle: while waiting they
 	// end the wait, while the command runs they are passed on to it.
@@ -214,7 +239,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 // until acquired, --wait runs out (see within), or a forwarded signal
 // arrives. It reports false, with the exit code, when the lock was not
 // taken.
-func acquire(m *core.Mutex, c *runConfig, sigs <-chan os.Signal, stderr io.Writer) (int, bool) {
+func acquire(m holder, c *runConfig, sigs <-chan os.Signal, stderr io.Writer) (int, bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var spin *spinner
@@ -254,6 +279,9 @@ func acquire(m *core.Mutex, c *runConfig, sigs <-chan os.Signal, stderr io.Write
 		return signalCode(sig), false
 	case errors.Is(err, core.ErrNotAcquired):
 		msg := notAcquired(err, c.name)
+		if c.limit > 0 && heldByOther(err) {
+			msg = fmt.Sprintf("all %d slots of the semaphore %q are held by other owners", c.limit, c.name)
+		}
 		if c.wait > 0 {
 			msg += " (gave up after --wait " + c.wait.String() + ")"
 		}
@@ -267,12 +295,46 @@ func acquire(m *core.Mutex, c *runConfig, sigs <-chan os.Signal, stderr io.Write
 
 // notAcquired explains an ErrNotAcquired error for people.
 func notAcquired(err error, name string) string {
-	for _, ne := range nodeErrors(err) {
-		if errors.Is(ne.Err, core.ErrHeldByOther) {
-			return fmt.Sprintf("the lock %q is held by another owner", name)
-		}
+	if heldByOther(err) {
+		return fmt.Sprintf("the lock %q is held by another owner", name)
 	}
 	return fmt.Sprintf("the lock %q was not acquired: %s", name, oneLine(err))
+}
+
+// heldByOther reports whether a node refused err's round because another
+// owner holds the lock there.
+func heldByOther(err error) bool {
+	for _, ne := range nodeErrors(err) {
+		if errors.Is(ne.Err, core.ErrHeldByOther) {
+			return true
+		}
+	}
+	return false
+}
+
+// holder is what run holds while COMMAND runs: a lock (a core.Mutex) or,
+// with -n, a slot of a semaphore (slotHolder).
+type holder interface {
+	TryLock(context.Context) error
+	Lock(context.Context) error
+	Unlock(context.Context) error
+	Done() <-chan struct{}
+	Err() error
+	Fence() uint64
+}
+
+// slotHolder is a semaphore as a holder.
+type slotHolder struct{ *core.Semaphore }
+
+func (s slotHolder) TryLock(ctx context.Context) error { return s.TryAcquire(ctx) }
+func (s slotHolder) Lock(ctx context.Context) error    { return s.Acquire(ctx) }
+func (s slotHolder) Unlock(ctx context.Context) error  { return s.Release(ctx) }
+
+// limitGiven reports whether -n was on the command line.
+func limitGiven(fs *flag.FlagSet) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "n" })
+	return given
 }
 
 // within stops the rounds of p once the next one would start more than d
@@ -340,7 +402,7 @@ func nodeErrors(err error) []*core.NodeError {
 
 // runLocked runs cmd while m holds the lock, and releases it when cmd
 // exits. It returns redlock's exit code.
-func runLocked(m *core.Mutex, c *runConfig, cmd *exec.Cmd, sigs <-chan os.Signal, stderr io.Writer) int {
+func runLocked(m holder, c *runConfig, cmd *exec.Cmd, sigs <-chan os.Signal, stderr io.Writer) int {
 	defer releaseLock(m, stderr)
 	select {
 	case <-m.Done(): // lost before the command could start
@@ -352,6 +414,12 @@ func runLocked(m *core.Mutex, c *runConfig, cmd *exec.Cmd, sigs <-chan os.Signal
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if c.fencing {
 		cmd.Env = append(os.Environ(), fenceEnv+"="+strconv.FormatUint(m.Fence(), 10))
+	}
+	if s, ok := m.(slotHolder); ok {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, slotEnv+"="+strconv.Itoa(s.Slot()))
 	}
 	// The command runs in a process group of its own, so that stopping it
 	// stops everything it started. On a terminal whose foreground redlock
@@ -439,7 +507,7 @@ func waitChild(pid int, out chan<- waitResult) {
 // that finds the lock gone is reported unless the loss was: the command
 // ran under the lock all the same, since a loss during the run would have
 // stopped it.
-func releaseLock(m *core.Mutex, stderr io.Writer) {
+func releaseLock(m holder, stderr io.Writer) {
 	lost := m.Err() != nil // reported already
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
