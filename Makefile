@@ -29,14 +29,15 @@ model-full: spin
 # fresh machine) instead of failing.
 APT := apt-get -o DPkg::Lock::Timeout=300
 
-# redis-server makes sure the Debian package redis-server is installed.
+# redis-server makes sure the Debian packages redis-server and
+# redis-sentinel (for the Sentinel cases) are installed.
 redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@command -v redis-server >/dev/null 2>&1 && command -v redis-sentinel >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing redis-server"; \
-			($(APT) install -y redis-server || ($(APT) update && $(APT) install -y redis-server)) >/dev/null; \
+			echo "installing redis-server and redis-sentinel"; \
+			($(APT) install -y redis-server redis-sentinel || ($(APT) update && $(APT) install -y redis-server redis-sentinel)) >/dev/null; \
 		else \
-			echo "redis-server is missing: install the Debian package redis-server (sudo apt-get install -y redis-server)"; exit 1; \
+			echo "redis-server or redis-sentinel is missing: install the Debian packages (sudo apt-get install -y redis-server redis-sentinel)"; exit 1; \
 		fi; }
 
 # spin makes sure the Debian package spin (and a C compiler) is installed.
