@@ -48,7 +48,9 @@ func runHeld(ctx context.Context, fn func(ctx context.Context) error, nodeTimeou
 		uerr := release(uctx)
 		switch {
 		case errors.Is(lost, ErrLockLost):
-			err = errors.Join(err, lost)
+			if !errors.Is(err, lost) { // fn may have returned it: say it once
+				err = errors.Join(err, lost)
+			}
 		case uerr != nil:
 			err = errors.Join(err, uerr)
 		}

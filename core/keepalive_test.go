@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +145,24 @@ func TestFailedExtensionRetriesAreSpaced(t *testing.T) {
 	// retry per 300ms/8 = 37.5ms: about 20.
 	assert.LessOrEqual(t, f.faulty[2].Calls("extend")-before, 30, "extension retries back to back")
 	f.faulty[1].Reset()
+	f.settle(l)
+}
+
+// Do tells fn of a loss through its context; when fn returns the cause, as
+// the README's example does, Do's error says the loss once.
+func TestDoSaysALossOnce(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithTTL(900*time.Millisecond), core.WithNodeTimeout(50*time.Millisecond))
+	err := l.Do(f.Ctx, "do-lost", func(ctx context.Context) error {
+		require.Eventually(t, func() bool { return len(f.Holders("do-lost")) == 3 }, 5*time.Second, time.Millisecond)
+		for _, s := range f.Servers {
+			_, err := s.Do("DEL", core.Key("do-lost"))
+			require.NoError(t, err)
+		}
+		<-ctx.Done()
+		return context.Cause(ctx)
+	})
+	require.ErrorIs(t, err, core.ErrLockLost)
+	assert.Equal(t, 1, strings.Count(err.Error(), core.ErrLockLost.Error()), "the loss told twice: %v", err)
 	f.settle(l)
 }
