@@ -23,7 +23,7 @@ type reply struct {
 	token   uint64 // fenced acquire: the token committed on the owner's key, 0 if none
 	unsent  bool   // failed before the call was sent: the node cannot have run it
 	reject  bool   // failed: the node rejected the command itself (ErrNodeRejected)
-	read    []any  // inspect: the values read (see inspect.lua)
+	read    *[]any // inspect: the values read (see inspect.lua); a pointer, so that every other reply stays small
 }
 
 // A call is one script call that a round sends to every node: its script,
@@ -118,7 +118,7 @@ func (c *call) decode(addr string, v any, repeated bool) reply {
 		if !ok || len(values) != 3*(len(c.keys)/2) {
 			return reply{state: failed, err: &NodeError{Addr: addr, Err: errUnexpected(v, c.script)}}
 		}
-		return reply{state: granted, read: values}
+		return reply{state: granted, read: &values}
 	}
 	if c.script == breakScript {
 		deleted, ok := v.(int64)

@@ -122,7 +122,7 @@ func inspectLocks(ctx context.Context, c *nodeSet, timeout time.Duration, name s
 				continue
 			}
 			info.Answered++
-			prefixes[i] = ni.read(rep.read[3*k:])
+			prefixes[i] = ni.read((*rep.read)[3*k:])
 			info.Fence = max(info.Fence, ni.Fence)
 		}
 		info.judge(prefixes)

@@ -60,7 +60,7 @@ type Semaphore struct {
 	err   error         // invalid name, limit or options: every method returns it
 	nodes *nodeSet      // for the release notifications
 	turn  chan struct{} // held by the operation under way (see take)
-	first int           // the slot an acquisition tries first: random per handle, to spread contenders
+	first int           // the slot an acquisition tries first: the last one won, at first random, to spread contenders; under turn
 
 	mu   sync.Mutex
 	held int // the slot of the current or last holding, -1 after Release or before any
@@ -182,6 +182,7 @@ func (s *Semaphore) TryAcquire(ctx context.Context) error {
 			s.mu.Lock()
 			s.held = i
 			s.mu.Unlock()
+			s.first = i
 			return nil
 		}
 		if !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil || hopeless(err) {

@@ -9,7 +9,7 @@ import (
 // target is one lock of a Locker: its name and keys, and what its rounds
 // have learned about contention for it. A Mutex's lock has the keys of
 // its name (Key, FenceKey, Channel); a semaphore's slot and an election
-// have keys of their own (see slotKey, electionKey), which no Mutex's
+// have keys of their own (see SlotKey, ElectionKey), which no Mutex's
 // keys can equal.
 type target struct {
 	name    string   // the lock's name, as errors and events give it
@@ -76,15 +76,7 @@ var forgetAfter = time.Minute
 
 // find returns the target of the Mutex lock called name, nil when there
 // is none.
-func (ts *targets) find(name string, now int64) *target {
-	v, ok := ts.byName.Load(name)
-	if !ok {
-		return nil
-	}
-	t := v.(*target)
-	t.touch(now)
-	return t
-}
+func (ts *targets) find(name string, now int64) *target { return ts.load(name, now) }
 
 // keyID is the entry in targets of a lock that is not a Mutex's: its
 // lock key, of a type of its own so that it never equals a Mutex's name.
@@ -92,8 +84,10 @@ type keyID string
 
 // findKey returns the target whose lock key is key, among those that are
 // not a Mutex's, nil when there is none.
-func (ts *targets) findKey(key string, now int64) *target {
-	v, ok := ts.byName.Load(keyID(key))
+func (ts *targets) findKey(key string, now int64) *target { return ts.load(keyID(key), now) }
+
+func (ts *targets) load(id any, now int64) *target {
+	v, ok := ts.byName.Load(id)
 	if !ok {
 		return nil
 	}
