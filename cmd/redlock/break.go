@@ -67,28 +67,11 @@ func breakCommand(args []string, stdout, stderr io.Writer) int {
 	} else if err != nil {
 		return fail(stderr, "break", err, exitUsage)
 	}
-	switch {
-	case fs.NArg() == 0:
-		return fail(stderr, "break", usagef("missing NAME"), exitUsage)
-	case fs.NArg() > 1:
-		return fail(stderr, "break", usagef("one NAME only, got %q", fs.Args()), exitUsage)
-	case fs.Arg(0) == "":
-		return fail(stderr, "break", usagef("empty lock NAME"), exitUsage)
-	case limit < 0 || limit > core.MaxLimit || (limit == 0 && limitGiven(fs)):
-		return fail(stderr, "break", usagef("-n must be from 1 to %d, got %d", core.MaxLimit, limit), exitUsage)
-	case election && limitGiven(fs):
-		return fail(stderr, "break", usagef("-n and --election exclude each other"), exitUsage)
-	}
-	name := fs.Arg(0)
-	nodes, err := openNodes(nodeList(nodesFlag))
+	name, nodes, locker, err := openTarget(fs, limit, election, nodesFlag)
 	if err != nil {
-		return fail(stderr, "break", usagef("%v", err), exitUsage)
+		return fail(stderr, "break", err, exitUsage)
 	}
 	defer closeNodes(nodes)
-	locker, err := core.New(lockNodes(nodes), core.WithNodeTimeout(probeTimeout))
-	if err != nil {
-		return fail(stderr, "break", usagef("%v", err), exitUsage)
-	}
 
 	ctx := context.Background()
 	kind := "lock"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -60,28 +61,11 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 	} else if err != nil {
 		return fail(stderr, "status", err, exitUsage)
 	}
-	switch {
-	case fs.NArg() == 0:
-		return fail(stderr, "status", usagef("missing NAME"), exitUsage)
-	case fs.NArg() > 1:
-		return fail(stderr, "status", usagef("one NAME only, got %q", fs.Args()), exitUsage)
-	case fs.Arg(0) == "":
-		return fail(stderr, "status", usagef("empty lock NAME"), exitUsage)
-	case limit < 0 || limit > core.MaxLimit || (limit == 0 && limitGiven(fs)):
-		return fail(stderr, "status", usagef("-n must be from 1 to %d, got %d", core.MaxLimit, limit), exitUsage)
-	case election && limitGiven(fs):
-		return fail(stderr, "status", usagef("-n and --election exclude each other"), exitUsage)
-	}
-	name := fs.Arg(0)
-	nodes, err := openNodes(nodeList(nodesFlag))
+	name, nodes, locker, err := openTarget(fs, limit, election, nodesFlag)
 	if err != nil {
-		return fail(stderr, "status", usagef("%v", err), exitUsage)
+		return fail(stderr, "status", err, exitUsage)
 	}
 	defer closeNodes(nodes)
-	locker, err := core.New(lockNodes(nodes), core.WithNodeTimeout(probeTimeout))
-	if err != nil {
-		return fail(stderr, "status", usagef("%v", err), exitUsage)
-	}
 
 	ctx := context.Background()
 	var infos []*core.LockInfo
@@ -328,4 +312,32 @@ func printStatusJSON(w io.Writer, name, kind string, limit int, infos []*core.Lo
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(out)
 	return statusCode(infos)
+}
+
+// openTarget checks the NAME, -n LIMIT and --election of status and break
+// (parsed by fs), and opens the nodes and a Locker over them; the caller
+// closes the nodes. Its errors are usage errors.
+func openTarget(fs *flag.FlagSet, limit int, election bool, nodesFlag string) (string, []*node, *core.Locker, error) {
+	switch {
+	case fs.NArg() == 0:
+		return "", nil, nil, usagef("missing NAME")
+	case fs.NArg() > 1:
+		return "", nil, nil, usagef("one NAME only, got %q", fs.Args())
+	case fs.Arg(0) == "":
+		return "", nil, nil, usagef("empty lock NAME")
+	case limit < 0 || limit > core.MaxLimit || (limit == 0 && limitGiven(fs)):
+		return "", nil, nil, usagef("-n must be from 1 to %d, got %d", core.MaxLimit, limit)
+	case election && limitGiven(fs):
+		return "", nil, nil, usagef("-n and --election exclude each other")
+	}
+	nodes, err := openNodes(nodeList(nodesFlag))
+	if err != nil {
+		return "", nil, nil, usagef("%v", err)
+	}
+	locker, err := core.New(lockNodes(nodes), core.WithNodeTimeout(probeTimeout))
+	if err != nil {
+		closeNodes(nodes)
+		return "", nil, nil, usagef("%v", err)
+	}
+	return fs.Arg(0), nodes, locker, nil
 }
