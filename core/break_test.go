@@ -66,7 +66,10 @@ func TestBreakSemaphoreAndElection(t *testing.T) {
 	f.settle(l)
 	n, err := l.BreakSemaphore(f.Ctx, "pool", 2, core.Fingerprint("a"))
 	require.NoError(t, err)
-	assert.Equal(t, 3, n)
+	// a's slot is on a quorum at least: its third node may have been taken
+	// by b's first try of that slot, before a's acquire landed there.
+	assert.GreaterOrEqual(t, n, 2)
+	assert.LessOrEqual(t, n, 3)
 	select {
 	case <-a.Done():
 	case <-f.Ctx.Done():
