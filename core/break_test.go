@@ -49,6 +49,7 @@ func TestBreakTellsHolder(t *testing.T) {
 	}
 	assert.Greater(t, waiter.Fence(), token, "the next holder's token is higher")
 	require.NoError(t, waiter.Unlock(f.Ctx))
+	f.settle(l) // Unlock returns once a quorum and the gate have released; the rest are on their way
 
 	n, err = l.Break(f.Ctx, "stuck", "")
 	require.NoError(t, err)
