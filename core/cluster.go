@@ -60,9 +60,6 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 	if ls != nil {
 		if won := ls.lastRound(); won != nil {
 			won.settle()
-			if time.Now().UnixNano()-t.gateFailed.Load() >= int64(p.ttl) {
-				won.waitLanded(t.gate, p.nodeTimeout) // the gate is released with the others, not late
-			}
 			late = won.releaseLate(rel) // released once their acquire lands
 		}
 	}

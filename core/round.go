@@ -87,8 +87,6 @@ type round struct {
 	late     sync.Mutex
 	landed   []bool
 	lateCall *call
-	waitNode int           // with waitCh: the node waitLanded waits for
-	waitCh   chan struct{} // closed when waitNode lands (see waitLanded)
 
 	// Set once the holding the round won was released: a call of the round
 	// not sent yet is not sent at all.
@@ -281,10 +279,6 @@ func (r *round) land(i int, rep reply) {
 			r.late.Lock()
 			r.landed[i] = true
 			lc := r.lateCall
-			if r.waitCh != nil && r.waitNode == i {
-				close(r.waitCh)
-				r.waitCh = nil
-			}
 			r.late.Unlock()
 			if lc != nil && rep.state != refused && !rep.unsent {
 				r.s.callNode(r.parent, r.timeout, i, lc)
@@ -424,34 +418,6 @@ func (r *round) settle() {
 	case <-r.ctx.Done(): // every call has landed, or the node timeout passed
 	case <-t.C:
 	}
-}
-
-// waitLanded waits up to d for node i's call, when it is still in flight
-// after keep, to land: Unlock has the gate's acquire land before it
-// releases, so that the gate is released with the others, not late.
-func (r *round) waitLanded(i int, d time.Duration) {
-	if r.landed == nil || i < 0 {
-		return
-	}
-	r.late.Lock()
-	if r.t.answered[i] || r.landed[i] || r.lateCall != nil {
-		r.late.Unlock()
-		return
-	}
-	ch := make(chan struct{})
-	r.waitNode, r.waitCh = i, ch
-	r.late.Unlock()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-	}
-	r.late.Lock()
-	if r.waitCh == ch {
-		r.waitCh = nil
-	}
-	r.late.Unlock()
 }
 
 // releaseLate has the nodes whose call is still in flight, after keep, get
