@@ -60,6 +60,11 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 	if ls != nil {
 		if won := ls.lastRound(); won != nil {
 			won.settle()
+			if time.Now().UnixNano()-t.gateFailed.Load() >= int64(p.ttl) && !won.waitLanded(t.gate) {
+				// The gate is far slower than the nodes that decided: no
+				// gate for a TTL, as for one that failed to answer.
+				t.gateFailed.Store(time.Now().UnixNano())
+			}
 			late = won.releaseLate(rel) // released once their acquire lands
 		}
 	}

@@ -87,6 +87,8 @@ type round struct {
 	late     sync.Mutex
 	landed   []bool
 	lateCall *call
+	waitNode int           // with waitCh: the node waitLanded waits for
+	waitCh   chan struct{} // closed when waitNode lands (see waitLanded)
 
 	// Set once the holding the round won was released: a call of the round
 	// not sent yet is not sent at all.
@@ -279,6 +281,10 @@ func (r *round) land(i int, rep reply) {
 			r.late.Lock()
 			r.landed[i] = true
 			lc := r.lateCall
+			if r.waitCh != nil && r.waitNode == i {
+				close(r.waitCh)
+				r.waitCh = nil
+			}
 			r.late.Unlock()
 			if lc != nil && rep.state != refused && !rep.unsent {
 				r.s.callNode(r.parent, r.timeout, i, lc)
@@ -419,6 +425,50 @@ func (r *round) settle() {
 	case <-t.C:
 	}
 }
+
+// waitLanded waits for node i's call, when it is still in flight after
+// keep and settle, to land: Unlock has the gate's acquire land before it
+// releases, so that the gate is released with the others, not late, and a
+// gated round of another process does not find it held. The wait is
+// bounded by gateWait. It reports false when the call is still in flight.
+func (r *round) waitLanded(i int) bool {
+	if r.landed == nil || i < 0 {
+		return true
+	}
+	r.late.Lock()
+	if r.t.answered[i] || r.landed[i] || r.lateCall != nil {
+		r.late.Unlock()
+		return true
+	}
+	ch := make(chan struct{})
+	r.waitNode, r.waitCh = i, ch
+	r.late.Unlock()
+	t := time.NewTimer(min(max(gateWaitRounds*r.took, gateWait), r.timeout))
+	defer t.Stop()
+	landed := true
+	select {
+	case <-ch:
+	case <-t.C:
+		landed = false
+	}
+	r.late.Lock()
+	if r.waitCh == ch {
+		r.waitCh = nil
+	}
+	r.late.Unlock()
+	return landed
+}
+
+// A gate's call still in flight after its round was decided is waited for
+// up to gateWait, or gateWaitRounds times as long as the round took to
+// decide when that is longer, never more than the node timeout: long
+// enough for a loaded machine's scheduling delays, short enough that a
+// paused gate costs one Unlock a few milliseconds, after which the gate is
+// treated as failed for a TTL.
+const (
+	gateWait       = 20 * time.Millisecond
+	gateWaitRounds = 8
+)
 
 // releaseLate has the nodes whose call is still in flight, after keep, get
 // lc once they land. It returns those nodes, nil when there are none.

@@ -80,3 +80,81 @@ func TestUnlockFreesTheGate(t *testing.T) {
 	require.NoError(t, err, "the gate still held the lock that Unlock released")
 	f.settle(l1)
 }
+
+// The gate's acquire still on its way when Unlock begins (the round was
+// decided by the other two nodes) lands before Unlock releases, and is
+// released with the others. It used to count as late: released only once
+// it landed, after Unlock had returned, so that in between another
+// process's gated round found the gate held. Here the other two nodes'
+// replies are held 30ms (so that the round takes that long to decide) and
+// the gate's acquire reaches its server 100ms after the TryLock began:
+// after Unlock's settle, within its wait for the gate. The gate's release
+// is held until the other Locker has tried (or the node timeout ends the
+// call, which then runs).
+func TestUnlockWaitsForTheGatesAcquire(t *testing.T) {
+	f := newFixture(t, 3)
+	l1 := f.Locker(core.WithNodeTimeout(time.Second))
+	holder := l1.NewMutex("gate-late")
+	require.NoError(t, holder.TryLock(f.Ctx))
+	require.Eventually(t, func() bool { return len(f.Holders("gate-late")) == 3 }, 5*time.Second, 2*time.Millisecond)
+	l2 := f.Locker()
+	gate := f.gate(l2, "gate-late")
+	require.NoError(t, holder.Unlock(f.Ctx))
+	f.settle(l1)
+
+	decide, landing, landed, tried := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	for i := range f.faulty {
+		if i != gate {
+			f.faulty[i].On("acquire", 1, testnode.RunThenHold(decide))
+		}
+	}
+	f.faulty[gate].On("acquire", 1, func(ctx context.Context, c testnode.Call, run func(context.Context) (any, error)) (any, error) {
+		defer close(landed)
+		return testnode.HoldThenRun(landing)(ctx, c, run)
+	})
+	f.faulty[gate].On("release", 1, func(ctx context.Context, _ testnode.Call, run func(context.Context) (any, error)) (any, error) {
+		select {
+		case <-tried:
+			return run(ctx)
+		case <-ctx.Done():
+			_, _ = run(context.WithoutCancel(ctx))
+			return nil, ctx.Err()
+		}
+	})
+	time.AfterFunc(30*time.Millisecond, func() { close(decide) })
+	time.AfterFunc(100*time.Millisecond, func() { close(landing) })
+	require.NoError(t, holder.TryLock(f.Ctx), "two nodes of three grant")
+	require.NoError(t, holder.Unlock(f.Ctx))
+	select {
+	case <-landed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gate's acquire never landed")
+	}
+	err := l2.NewMutex("gate-late").TryLock(f.Ctx)
+	close(tried)
+	require.NoError(t, err, "the gate held the lock that Unlock released")
+	f.settle(l1)
+	f.settle(l2)
+}
+
+// A gate whose acquire hangs costs Unlock a short wait, not a node timeout,
+// and is then treated as failed: the next Unlock does not wait for it.
+func TestUnlockDoesNotWaitOutAHungGate(t *testing.T) {
+	const nodeTimeout = 3 * time.Second
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithNodeTimeout(nodeTimeout))
+	m := l.NewMutex("gate-hung")
+	other := f.Locker().NewMutex("gate-hung")
+	require.NoError(t, other.TryLock(f.Ctx))
+	gate := f.gate(f.Locker(), "gate-hung") // the same node for every Locker
+	require.NoError(t, other.Unlock(f.Ctx))
+	hung := make(chan struct{})
+	defer close(hung)
+	f.faulty[gate].On("acquire", 2, testnode.HoldThenRun(hung))
+	for i := range 2 {
+		require.NoError(t, m.TryLock(f.Ctx), "two nodes of three grant")
+		start := time.Now()
+		require.NoError(t, m.Unlock(f.Ctx))
+		assert.Less(t, time.Since(start), nodeTimeout/3, "Unlock %d waited out the hung gate", i+1)
+	}
+}
