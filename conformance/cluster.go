@@ -882,7 +882,7 @@ func testClusterFencing(f *ClusterFixture) {
 		require.NoError(f.T, m.Unlock(f.Ctx))
 	}
 	assert.Equal(f.T, strconv.FormatUint(last, 10), f.Get(0, core.FenceKey(name)), "the counter holds the last token")
-	assert.Equal(f.T, int64(-1), f.PTTL(0, core.FenceKey(name)), "the counter has no TTL")
+	assertCounterTTL(f.T, f.PTTL(0, core.FenceKey(name)), core.DefaultCounterTTL, "the counter")
 	require.NoError(f.T, l.Do(f.Ctx, name, func(ctx context.Context) error {
 		assert.Greater(f.T, core.FenceOf(ctx), last, "Do's token")
 		return nil

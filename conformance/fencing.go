@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,7 +41,7 @@ func testFencingIncrease(f *Fixture) {
 	for i, s := range f.Servers {
 		v, err := s.Do("PTTL", core.FenceKey("fenced"))
 		require.NoError(f.T, err)
-		assert.Equal(f.T, int64(-1), v, "the counter on node %d has no TTL", i)
+		assertCounterTTL(f.T, v, core.DefaultCounterTTL, "the counter on node %d", i)
 	}
 	assert.Empty(f.T, l.NewMutex("unfenced").Fence())
 
@@ -52,4 +54,15 @@ func testFencingIncrease(f *Fixture) {
 		assert.Zero(f.T, core.FenceOf(ctx), "no token without WithFencing")
 		return nil
 	}))
+}
+
+// assertCounterTTL checks that pttl, a fencing counter's PTTL, is at most
+// ttl and more than a minute less than it (as set by a recent commit).
+func assertCounterTTL(t assert.TestingT, pttl any, ttl time.Duration, msg string, args ...any) {
+	ms, ok := pttl.(int64)
+	what := fmt.Sprintf(msg, args...)
+	if assert.True(t, ok, "%s: PTTL %v", what, pttl) {
+		assert.LessOrEqual(t, ms, ttl.Milliseconds(), "%s: TTL above the counter TTL", what)
+		assert.Greater(t, ms, (ttl - time.Minute).Milliseconds(), "%s: not set by the last commit", what)
+	}
 }

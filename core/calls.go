@@ -85,9 +85,10 @@ func extendCall(t *target, p *policy, prefix, claim string) *call {
 }
 
 // fenceCall commits token on the nodes where owner prefix holds the lock
-// with claim; it succeeds on the fence quorum (see policy.fenceQuorum).
-func fenceCall(t *target, prefix, claim string, token uint64, need int) *call {
-	return (&call{script: fenceScript, keys: t.keys, need: need}).with(prefix, strconv.FormatUint(token, 10), hex16(token), claim)
+// with claim, the counters to live p's counter TTL; it succeeds on the
+// fence quorum (see policy.fenceQuorum).
+func fenceCall(t *target, p *policy, prefix, claim string, token uint64) *call {
+	return (&call{script: fenceScript, keys: t.keys, need: p.fenceQuorum}).with(prefix, strconv.FormatUint(token, 10), hex16(token), claim, p.counterTTLms)
 }
 
 // handoverCall passes the lock of owner from, taken by rounds lo to hi, to

@@ -153,8 +153,9 @@ func (s *Script) Hash() string { return s.hash }
 func Key(name string) string { return "redlock:{" + name + "}" }
 
 // FenceKey returns the Redis key of the fencing counter of the lock called
-// name (see WithFencing): an integer with no TTL, in the same cluster hash
-// slot as Key(name).
+// name (see WithFencing): an integer that expires when the name has not
+// been fenced for the counter TTL (WithCounterTTL), in the same cluster
+// hash slot as Key(name).
 func FenceKey(name string) string { return Key(name) + ":fence" }
 
 // Channel returns the pub/sub channel on which the release of the lock

@@ -184,13 +184,16 @@ func refreshedWith(t *tally, token uint64) int {
 }
 
 // commitFence takes T = 1 + the highest counter the acquisition read (from
-// every node that answered it) and commits counter = max(counter, T) on
-// every node where the owner now holds the lock with claim. T is handed
-// out only if
-// the fence quorum (see WithFencing) confirms before the validity ends:
-// every earlier token was committed on such a set, and it shares at least
-// two nodes with the quorum that granted this acquisition, so T exceeds
-// every earlier token even if one node lost its counters.
+// every node that answered it), or the clock in microseconds if that is
+// higher, and commits counter = max(counter, T) on every node where the
+// owner now holds the lock with claim, the counter to live the counter
+// TTL. T is handed out only if the fence quorum (see WithFencing) confirms
+// before the validity ends. Every earlier token committed within the
+// counter TTL was committed on such a set, which shares at least two nodes
+// with the quorum that granted this acquisition: T exceeds it even if one
+// node lost its counters. An earlier token whose counters expired was
+// committed more than the counter TTL ago, and no token exceeds the clock
+// of its time (see WithFencing): the clock puts T above it.
 func (m *Mutex) commitFence(ctx context.Context, prefix, claim string, acq *tally, until time.Time) (uint64, error) {
 	p := m.pol
 	if acq.yes < p.fenceQuorum {
@@ -202,8 +205,8 @@ func (m *Mutex) commitFence(ctx context.Context, prefix, claim string, acq *tall
 			highest = max(highest, rep.counter)
 		}
 	}
-	token := uint64(highest) + 1
-	r := m.c.run(ctx, p.nodeTimeout, fenceCall(m.t, prefix, claim, token, p.fenceQuorum), everyNode)
+	token := max(uint64(highest)+1, uint64(time.Now().UnixMicro())) // the clock, for names whose counters expired
+	r := m.c.run(ctx, p.nodeTimeout, fenceCall(m.t, p, prefix, claim, token), everyNode)
 	if r.t.yes < p.fenceQuorum || !time.Now().Before(until) {
 		return 0, m.fail(ctx, ErrNotAcquired, append(r.t.errs, errFenceNotCommitted))
 	}

@@ -28,7 +28,8 @@ type options struct {
 	eventsFn    func(Event)
 	observers   []Observer
 	fencing     bool
-	durable     bool  // fencing counters survive restarts: commit on a bare quorum
+	durable     bool // fencing counters survive restarts: commit on a bare quorum
+	counterTTL  time.Duration
 	err         error // the first invalid option
 	metadata    string
 }
@@ -40,6 +41,7 @@ func defaultOptions() options {
 		owner:       granularity.Handle(),
 		refresh:     true,
 		driftFactor: 0.01,
+		counterTTL:  DefaultCounterTTL,
 	}
 }
 
@@ -193,7 +195,19 @@ func WithObserver(o Observer) Option {
 // WithFencing makes every acquisition also yield a fencing token (see
 // Mutex.Fence) that strictly increases across successive holders of the
 // lock. It costs one more round trip per acquisition, and a counter key per
-// lock name that never expires (FenceKey). The default is off.
+// lock name (FenceKey) that expires when the name has not been fenced for
+// the counter TTL (WithCounterTTL). The default is off.
+//
+// A token is one more than the highest counter the acquisition read, or
+// the wall clock in microseconds since the Unix epoch, whichever is
+// higher. The clock is what keeps tokens increasing once a name's
+// counters have expired: the tokens of a name grow by at least one per
+// fenced acquisition, and fenced acquisitions are more than a microsecond
+// apart, so no token runs ahead of the clock of the process that issued
+// it (or of one before it), and a name unused for the counter TTL starts
+// again above every token it had. Tokens are thus large numbers (about
+// 1.8e15 today, under 2^53, so that they stay exact in a float64 or a
+// JSON number), not 1, 2, 3.
 //
 // A fenced acquisition waits for every node's answer (within the node
 // timeout) so as to read all the counters it can, and hands out its token
@@ -224,6 +238,30 @@ func WithFencing() Option {
 // tolerated.
 func WithDurableCounters() Option {
 	return func(o *options) { o.durable = true }
+}
+
+// DefaultCounterTTL is how long a fencing counter outlives the last fenced
+// acquisition of its name, unless WithCounterTTL says otherwise.
+const DefaultCounterTTL = 24 * time.Hour
+
+// WithCounterTTL sets how long a lock name's fencing counters stay on the
+// nodes after its last fenced acquisition (each acquisition sets it
+// again): a service that locks per job or per customer keeps about as
+// many counters as names it fenced within that time. The default is
+// DefaultCounterTTL. It must be at least a second.
+//
+// Tokens stay increasing after the counters expired as long as the wall
+// clocks of the processes that lock a name are less than d apart (see
+// WithFencing): keep them synchronised (NTP), and d well above the worst
+// difference between them. It has effect only with WithFencing.
+func WithCounterTTL(d time.Duration) Option {
+	return func(o *options) {
+		if d < time.Second {
+			o.fail("counter TTL must be at least a second, got %v", d)
+			return
+		}
+		o.counterTTL = d
+	}
 }
 
 // positive returns an Option that calls set, or records an error when v

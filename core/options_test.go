@@ -21,6 +21,7 @@ func TestOptionsThatCannotWork(t *testing.T) {
 		"node timeout near the TTL":      {core.WithTTL(time.Second), core.WithNodeTimeout(900 * time.Millisecond)},
 		"TTL under a millisecond":        {core.WithTTL(500 * time.Microsecond)},
 		"timeout and period over TTL":    {core.WithTTL(time.Second), core.WithNodeTimeout(400 * time.Millisecond), core.WithKeepAliveEvery(600 * time.Millisecond)},
+		"counter TTL under a second":     {core.WithFencing(), core.WithCounterTTL(500 * time.Millisecond)},
 	}
 	for name, opts := range bad {
 		t.Run(name, func(t *testing.T) {

@@ -12,23 +12,24 @@ import (
 // policy is a lock's options resolved once, with every value derived from
 // them: rounds, leases and the keeper read these and derive nothing again.
 type policy struct {
-	ttl         time.Duration
-	ttlms       string // the TTL in milliseconds, as the scripts take it
-	nodeTimeout time.Duration
-	drift       time.Duration // subtracted from every validity window
-	every       time.Duration // keep-alive period
-	fullEvery   time.Duration // under contention, one full round this often
-	maxHold     time.Duration // 0: no cap
-	maxExtend   int           // 0: no cap
-	keepAlive   bool
-	refresh     bool // an owner may refresh a lock it holds
-	fencing     bool
-	fenceQuorum int // the nodes a token must be committed on
-	reuseQuorum int // the nodes that must return a holding's token for a refresh to keep it
-	owner       granularity.Owner
-	metadata    string // stored in the owner prefix (see WithMetadata)
-	retry       retry.Policy
-	events      func(Event)
+	ttl          time.Duration
+	ttlms        string // the TTL in milliseconds, as the scripts take it
+	nodeTimeout  time.Duration
+	drift        time.Duration // subtracted from every validity window
+	every        time.Duration // keep-alive period
+	fullEvery    time.Duration // under contention, one full round this often
+	maxHold      time.Duration // 0: no cap
+	maxExtend    int           // 0: no cap
+	keepAlive    bool
+	refresh      bool // an owner may refresh a lock it holds
+	fencing      bool
+	fenceQuorum  int    // the nodes a token must be committed on
+	counterTTLms string // how long a fencing counter lives after a commit, in milliseconds
+	reuseQuorum  int    // the nodes that must return a holding's token for a refresh to keep it
+	owner        granularity.Owner
+	metadata     string // stored in the owner prefix (see WithMetadata)
+	retry        retry.Policy
+	events       func(Event)
 }
 
 // resolve checks o and derives the policy of a Locker of n nodes.
@@ -37,19 +38,20 @@ func (o *options) resolve(n int) (*policy, error) {
 		return nil, o.err
 	}
 	p := &policy{
-		ttl:       o.ttl,
-		ttlms:     strconv.FormatInt(o.ttl.Milliseconds(), 10),
-		drift:     time.Duration(float64(o.ttl)*o.driftFactor) + 2*time.Millisecond,
-		every:     o.every,
-		fullEvery: min(o.ttl/4, time.Second),
-		maxHold:   o.maxHold,
-		maxExtend: o.maxExtend,
-		keepAlive: o.keepAlive,
-		fencing:   o.fencing,
-		owner:     o.owner,
-		metadata:  o.metadata,
-		retry:     o.retry,
-		events:    o.events,
+		ttl:          o.ttl,
+		ttlms:        strconv.FormatInt(o.ttl.Milliseconds(), 10),
+		drift:        time.Duration(float64(o.ttl)*o.driftFactor) + 2*time.Millisecond,
+		every:        o.every,
+		fullEvery:    min(o.ttl/4, time.Second),
+		maxHold:      o.maxHold,
+		maxExtend:    o.maxExtend,
+		keepAlive:    o.keepAlive,
+		fencing:      o.fencing,
+		counterTTLms: strconv.FormatInt(o.counterTTL.Milliseconds(), 10),
+		owner:        o.owner,
+		metadata:     o.metadata,
+		retry:        o.retry,
+		events:       o.events,
 	}
 	if p.every == 0 {
 		p.every = o.ttl / 3
