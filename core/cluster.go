@@ -99,6 +99,7 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 	if await && r.t.answered[t.gate] && r.t.replies[t.gate].state == failed {
 		t.gateFailed.Store(time.Now().UnixNano())
 	}
+	c.retryRelease(ctx, r, rel, skip, p.nodeTimeout)
 	released, notOurs, unknown := 0, 0, 0
 	for i, rep := range r.t.replies {
 		switch {
@@ -126,6 +127,35 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 	}
 	p.observe(ctx, t.name, Event{Kind: ReleaseFailed, Nodes: released, Took: time.Since(start), Err: err}, &r.t, c.nodes)
 	return err
+}
+
+// retryRelease asks the nodes whose release in round r failed again, in
+// the background, later and given longer each time (as undoNode does): a
+// key left on a node that is back would turn every contender away from it
+// until its TTL. A release is safe whenever it runs: it takes the owner's
+// claims up to its nonce only, and the owner's later rounds have higher
+// ones. Locker.Wait waits for the retries.
+func (c *cluster) retryRelease(ctx context.Context, r *round, rel *call, skip []bool, timeout time.Duration) {
+	for i, rep := range r.t.replies {
+		if !r.t.answered[i] || rep.state != failed || rep.unsent || (skip != nil && skip[i]) {
+			continue
+		}
+		c.pending.add()
+		go func() {
+			defer c.pending.done()
+			wait := timeout
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			for range undoRetries {
+				<-t.C
+				if c.callNode(context.WithoutCancel(ctx), 4*timeout, i, rel).state != failed {
+					return
+				}
+				wait *= 2
+				t.Reset(wait)
+			}
+		}()
+	}
 }
 
 // handOver passes the lock that owner from holds (taken by rounds up to

@@ -158,3 +158,20 @@ func TestUnlockDoesNotWaitOutAHungGate(t *testing.T) {
 		assert.Less(t, time.Since(start), nodeTimeout/3, "Unlock %d waited out the hung gate", i+1)
 	}
 }
+
+// A release that fails without running (lost on the way) is asked again in
+// the background: after Unlock and Wait, no key of the lock is left on the
+// node, which would otherwise turn contenders away from it until the TTL.
+func TestUnlockRetriesAFailedRelease(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithNodeTimeout(100 * time.Millisecond))
+	m := l.NewMutex("lost-release")
+	require.NoError(t, m.TryLock(f.Ctx))
+	f.settle(l)
+	require.Len(t, f.Holders("lost-release"), 3)
+	f.faulty[2].On("release", 1, testnode.Lose(nil))
+	require.NoError(t, m.Unlock(f.Ctx), "two nodes of three released")
+	f.settle(l)
+	assert.Empty(t, f.Holders("lost-release"), "a key left behind after Unlock and Wait")
+	assert.Equal(t, 2, f.faulty[2].Calls("release"), "the release was asked again")
+}
