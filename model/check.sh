@@ -68,6 +68,9 @@ if [ "${1:-}" = quick ]; then
 	check old-extend  P1_mutual_exclusion -DB0=3 -DB1=1 -DFAULTS=1 -DLATES=0 -DUNLOCK=0 -DOLD_EXTEND=1 -DSYMMETRY=0
 	check fence-restart holds             -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DSYMMETRY=0
 	check old-fence   P2_new_token_above  -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_FENCE=1 -DFQ=2 -DSYMMETRY=0
+	# counters that expire: tokens seeded from the clock hold; without the seed they repeat
+	check counter-ttl holds               -DFENCING=1 -DCOUNTER_TTL=1 -DB0=2 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DSYMMETRY=0
+	check old-counter P2_new_token_above  -DFENCING=1 -DCOUNTER_TTL=1 -DSEED=0 -DB0=2 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DSYMMETRY=0
 	# the semaphore, within small bounds, and its counting defect caught
 	pml=semaphore.pml
 	check sem-slots   holds               -DB0=1 -DB1=1 -DB2=1 -DFAULTS=0 -DLATES=0 -DSYMMETRY=0
@@ -86,6 +89,9 @@ check fence-restart   holds                      -DFENCING=1 -DB0=2 -DB1=2 -DRES
 check old-fence       P2_new_token_above         -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_FENCE=1 -DFQ=2
 check fence-reuse     holds                      -DFENCING=1 -DB0=3 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
 check old-reuse       P2_reused_token_not_below  -DFENCING=1 -DB0=3 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_REUSE=1
+check counter-ttl     holds                      -DFENCING=1 -DCOUNTER_TTL=1 -DB0=2 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
+check old-counter     P2_new_token_above         -DFENCING=1 -DCOUNTER_TTL=1 -DSEED=0 -DB0=2 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
+check counter-skew    P2_new_token_above         -DFENCING=1 -DCOUNTER_TTL=1 -DSKEW=3 -DCTTL=2 -DB0=2 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
 pml=semaphore.pml
 check sem-slots       holds                      -DB0=1 -DB1=1 -DB2=1 -DFAULTS=1 -DLATES=1
 check sem-retake      holds                      -DB0=2 -DB1=1 -DB2=1 -DFAULTS=1 -DLATES=0

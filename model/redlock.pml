@@ -22,7 +22,10 @@
  *   restart  a node restarts empty (its counter lost unless DURABLE) and
  *            stays out for a TTL; back: it returns;
  *   drop     a client's validity ends (its holding either ends or stays
- *            on the Mutex, expired, to be refreshed by the next TryLock).
+ *            on the Mutex, expired, to be refreshed by the next TryLock);
+ *   counter  with COUNTER_TTL: a fencing counter expires, CTTL ticks
+ *            after the last commit that reached it (the clock moves on to
+ *            then if it is not there yet).
  *
  * Time. Instead of clocks, the model keeps what the TTL arithmetic of core
  * guarantees (policy.validity): every key a round writes is written after
@@ -30,6 +33,18 @@
  * key at node i may expire, and a restarted node i may come back, only
  * when no live belief relies on node i; a round still deciding that
  * counted node i then has no validity left (late) and fails.
+ *
+ * Counter TTL (COUNTER_TTL). Fencing counters expire, and a token is
+ * max(highest counter read + 1, the client's clock) (SEED). The clock clk
+ * is the one timed thing in the model. It advances by at least one
+ * between two token computations (each follows two round trips of its
+ * own, far longer than the clock's unit, a microsecond), to a counter's
+ * expiry when that counter expires, and by a tick (up to CLKMAX) before
+ * the slow call runs, so that a late commit may land after the commits of
+ * later tokens and re-create a counter that outlives theirs. Time passing
+ * at other moments changes nothing the properties see. Client 0's clock is
+ * SKEW ticks ahead. Keys still expire untimed, as above, so a late commit
+ * may land at any later moment while its holding's key is there.
  *
  * Properties (assertions):
  *   P1  mutual exclusion: when a client starts to hold, no client of
@@ -107,6 +122,21 @@
 #ifndef FENCE_ANY_CLAIM
 #define FENCE_ANY_CLAIM 0 /* the fence script raises F on any key of the owner, not only the committing claim's */
 #endif
+#ifndef COUNTER_TTL
+#define COUNTER_TTL 0 /* fencing counters expire CTTL ticks after the last commit that reached them */
+#endif
+#ifndef CTTL
+#define CTTL 2
+#endif
+#ifndef CLKMAX
+#define CLKMAX 5      /* ticks in one run, at most (token computations advance it too) */
+#endif
+#ifndef SKEW
+#define SKEW 1        /* client 0's clock is this far ahead; tokens hold while SKEW < CTTL */
+#endif
+#ifndef SEED
+#define SEED 1        /* 1: token = max(counter + 1, clock); 0: counter + 1 (no clock); 2: the clock only when every counter read is missing */
+#endif
 
 #define NR (NC * B)
 #define BUDGET(c) ((c) == 0 -> B0 : ((c) == 1 -> B1 : B2))
@@ -144,7 +174,9 @@
 byte own[N];     /* owner of the lock key, 0 when missing */
 short cl[N];     /* its claims: a bit per round id */
 byte F[N];       /* its token */
-byte cnt[N];     /* the fencing counter (no TTL) */
+byte cnt[N];     /* the fencing counter (0: missing) */
+byte cexp[N];    /* COUNTER_TTL: when it expires */
+byte clk;        /* COUNTER_TTL: the clock */
 bit out[N];      /* restarted, not back yet */
 
 /* calls in the network, by round id g = client * B + k */
@@ -184,7 +216,7 @@ byte lateg = 255, latei; /* the call that runs late, once chosen */
 hidden byte P1_mutual_exclusion, P2_new_token_above, P2_reused_token_not_below;
 hidden short tmpcl;
 hidden int tsg;
-hidden byte st, ctr, tf, ny, nw, j, o, g2, f1, f2, hp, rk;
+hidden byte st, ctr, tf, ny, nw, j, o, g2, f1, f2, hp, rk, seed;
 
 inline tidy(g) {
 	if
@@ -285,6 +317,15 @@ inline acq_decided(c) {
 			:: ny < FQE || used[c] >= BUDGET(c) -> fail_acq(c, cur[c], no[c])
 			:: else ->
 				ayes[c] = yes[c]; ano[c] = no[c]; atok[c] = cmax[c] + 1;
+#if COUNTER_TTL
+				seed = clk + (c == 0 -> SKEW : 0);
+				clk++;
+#if SEED == 1
+				if :: seed > atok[c] -> atok[c] = seed :: else fi;
+#elif SEED == 2
+				if :: cmax[c] == 0 && seed > atok[c] -> atok[c] = seed :: else fi;
+#endif
+#endif
 				acq[c] = cur[c];
 				wt[c] = 0; yes[c] = 0; fresh[c] = 0; rf[c] = 0; no[c] = 0; cmax[c] = 0;
 				send(c, K_FEN, 1);
@@ -387,6 +428,9 @@ inline exec(g, i) {
 			:: cnt[i] < rtok[g] -> cnt[i] = rtok[g]
 			:: else
 			fi;
+#if COUNTER_TTL
+			cexp[i] = clk + CTTL;
+#endif
 			if
 			:: F[i] < rtok[g] -> F[i] = rtok[g]
 			:: else
@@ -559,7 +603,7 @@ inline restart(i) {
 	restarts++;
 	own[i] = 0; cl[i] = 0; F[i] = 0;
 #if !DURABLE
-	cnt[i] = 0;
+	cnt[i] = 0; cexp[i] = 0;
 #endif
 	out[i] = 1;
 	/* its connections break: every waiting call fails */
@@ -631,7 +675,7 @@ hidden byte sx, sy;
 
 inline sig(i) {
 	sg[3 * i] = own[i] + (cl[i] << 2) + (F[i] << 14) + (cnt[i] << 18) + (out[i] << 22) +
-	            ((lateg != 255 && latei == i) -> (1 << 23) : 0);
+	            ((lateg != 255 && latei == i) -> (1 << 23) : 0) + (cexp[i] << 24);
 	sg[3 * i + 1] = 0; sg[3 * i + 2] = 0;
 	j = 0;
 	do
@@ -656,6 +700,7 @@ inline swapnodes(a, b) {
 	sx = own[a]; own[a] = own[b]; own[b] = sx;
 	o = F[a]; F[a] = F[b]; F[b] = o;
 	o = cnt[a]; cnt[a] = cnt[b]; cnt[b] = o;
+	o = cexp[a]; cexp[a] = cexp[b]; cexp[b] = o;
 	o = out[a]; out[a] = out[b]; out[b] = o;
 	tmpcl = cl[a]; cl[a] = cl[b]; cl[b] = tmpcl;
 	if
@@ -719,11 +764,13 @@ inline canon() {
 
 #define NODE(i) \
 	:: d_step { EXPIRABLE(i) && COUNTED(i) -> expire(i); canon() } \
+	:: d_step { COUNTER_TTL && cnt[i] != 0 -> clk = (clk < cexp[i] -> cexp[i] : clk); cnt[i] = 0; cexp[i] = 0; canon() } \
 	:: d_step { restarts < RESTART && !out[i] -> restart(i); canon() } \
 	:: d_step { out[i] -> outlive(i); out[i] = 0; age(i); canon() }
 
 #define CALL(g, i, b) \
 	:: d_step { (pend[g] & b) && RUNNABLE(g, i) -> run_call(g, i); canon() } \
+	:: d_step { COUNTER_TTL && clk < CLKMAX && (pend[g] & b) && lateg == (g) && latei == (i) -> clk++; run_call(g, i); canon() } \
 	:: d_step { (pend[g] & b) && RUNNABLE(g, i) && EXPIRABLE(i) -> expire(i); run_call(g, i); canon() } \
 	:: d_step { (upend[g] & b) -> run_undo(g, i); canon() } \
 	:: d_step { (upend[g] & b) && EXPIRABLE(i) -> expire(i); run_undo(g, i); canon() }
