@@ -27,7 +27,7 @@ func testInspectReplies(f *Fixture) {
 	}
 	acquire(lock("held"))
 	acquire(fenced("fenced"))
-	_, err := f.Nodes[0].Eval(f.Ctx, script("fence"), fenced("fenced"), []string{ownerP, "5", "0000000000000005", claim1})
+	_, err := f.Nodes[0].Eval(f.Ctx, script("fence"), fenced("fenced"), []string{ownerP, "5", "0000000000000005", claim1, "86400000"})
 	require.NoError(f.T, err)
 
 	keys := append(append(fenced("missing"), fenced("held")...), fenced("fenced")...)

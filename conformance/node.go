@@ -66,7 +66,7 @@ func replyScene(prefix string) []scriptCall {
 		{"acquire", lock("commit"), acquire(ownerP, longTTL), int64(1), ""},
 		{"acquire", lock("handover"), acquire(ownerP, longTTL), int64(1), ""},
 		{"acquire", fenced("fenced"), acquire(ownerP, longTTL), []any{int64(1), int64(0), noToken}, ""},
-		{"fence", fenced("fenced"), []string{ownerP, "5", "0000000000000005", claim1}, int64(1), ""},
+		{"fence", fenced("fenced"), []string{ownerP, "5", "0000000000000005", claim1, "86400000"}, int64(1), ""},
 	}
 }
 
@@ -92,9 +92,9 @@ func replyCalls(prefix string) []scriptCall {
 		{"extend", lock("extend"), []string{ownerP, longTTL, claim1}, int64(1), ""},
 		{"extend", lock("extend"), []string{ownerP, longTTL, unclaimed}, int64(0), ""},
 		{"extend", lock("missing"), []string{ownerP, longTTL, claim1}, int64(0), ""},
-		{"fence", fenced("commit"), []string{ownerP, "7", "0000000000000007", claim1}, int64(1), ""},
-		{"fence", fenced("fenced"), []string{ownerP, "7", "0000000000000007", unclaimed}, int64(0), ""},
-		{"fence", fenced("other"), []string{ownerP, "7", "0000000000000007", claim1}, int64(0), ""},
+		{"fence", fenced("commit"), []string{ownerP, "7", "0000000000000007", claim1, "86400000"}, int64(1), ""},
+		{"fence", fenced("fenced"), []string{ownerP, "7", "0000000000000007", unclaimed, "86400000"}, int64(0), ""},
+		{"fence", fenced("other"), []string{ownerP, "7", "0000000000000007", claim1, "86400000"}, int64(0), ""},
 		{"handover", lock("handover"), []string{ownerR, claim2, longTTL, ownerP, lowest, highest}, int64(1), ""},
 		{"handover", lock("other"), []string{ownerR, claim2, longTTL, ownerP, lowest, highest}, int64(0), ""},
 		{"acquire", lock("wrong"), acquireP, nil, "WRONGTYPE"},

@@ -232,14 +232,15 @@ func restartDelayed(t *testing.T, c *cluster, i int) <-chan struct{} {
 }
 
 // testFenceCounters: a fencing token is 1 + the highest counter the
-// acquisition read, committed on a fence quorum; order rests on every
+// acquisition read (or the clock, if higher), committed on a fence quorum; order rests on every
 // later acquisition's quorum sharing a server that kept its counter with
 // the last commit. A delayed restart protects the lock, not the counters.
 // By default a token is committed on a quorum plus one server, so that one
 // server that restarts empty leaves another in the intersection: tokens
 // keep increasing. WithDurableCounters commits on a bare quorum, which
-// needs the counters to survive: without persistence they go backwards,
-// with AOF and appendfsync always they keep increasing.
+// needs the counters to survive: without persistence only the clock
+// keeps the tokens increasing, with AOF and appendfsync always the
+// counters do.
 func testFenceCounters(t *testing.T, ctx context.Context, h conformance.Harness) {
 	t.Run("OneEmptyRestartTolerated", func(t *testing.T) {
 		before, after := fenceAcrossRestart(t, ctx, h, nil, []int{4}, []int{0})
@@ -247,10 +248,15 @@ func testFenceCounters(t *testing.T, ctx context.Context, h conformance.Harness)
 		t.Logf("tokens %d, then %d after server 2 restarted empty", before, after)
 	})
 	t.Run("DurableCountersWithoutPersistence", func(t *testing.T) {
+		// The counters alone would go backwards here (the quorum b reads
+		// is the restarted server and two that a never reached). What
+		// keeps the token increasing is the clock a token is seeded from
+		// (see core.WithFencing): a and b share one. Processes whose
+		// clocks are apart by more than the time between two acquisitions
+		// have only the counters, and can repeat a token.
 		before, after := fenceAcrossRestart(t, ctx, h, []core.Option{core.WithDurableCounters()}, []int{3, 4}, []int{0, 1})
-		assert.LessOrEqual(t, after, before,
-			"expected the token to go backwards when a server loses the counter that WithDurableCounters relies on; if it no longer does, this case should assert that")
-		t.Logf("tokens went backwards, as expected of WithDurableCounters without persistence: %d, then %d after server 2 restarted empty", before, after)
+		assert.Greater(t, after, before, "with one clock, the token is above the lost counter's")
+		t.Logf("tokens %d, then %d after server 2 restarted empty: above it by the clock alone", before, after)
 	})
 	t.Run("DurableCountersWithAOF", func(t *testing.T) {
 		before, after := fenceAcrossRestart(t, ctx, h, []core.Option{core.WithDurableCounters()}, []int{3, 4}, []int{0, 1},
