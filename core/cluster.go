@@ -130,31 +130,15 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 }
 
 // retryRelease asks the nodes whose release in round r failed again, in
-// the background, later and given longer each time (as undoNode does): a
-// key left on a node that is back would turn every contender away from it
-// until its TTL. A release is safe whenever it runs: it takes the owner's
-// claims up to its nonce only, and the owner's later rounds have higher
-// ones. Locker.Wait waits for the retries.
+// the background (see retryNode): a key left on a node that is back would
+// turn every contender away from it until its TTL. A release is safe
+// whenever it runs: it takes the owner's claims up to its nonce only, and
+// the owner's later rounds have higher ones.
 func (c *cluster) retryRelease(ctx context.Context, r *round, rel *call, skip []bool, timeout time.Duration) {
 	for i, rep := range r.t.replies {
-		if !r.t.answered[i] || rep.state != failed || rep.unsent || (skip != nil && skip[i]) {
-			continue
+		if r.t.answered[i] && rep.state == failed && !rep.unsent && (skip == nil || !skip[i]) {
+			c.retryNode(ctx, timeout, i, rel, false) // its acquire was granted: nothing ours there is done
 		}
-		c.pending.add()
-		go func() {
-			defer c.pending.done()
-			wait := timeout
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			for range undoRetries {
-				<-t.C
-				if c.callNode(context.WithoutCancel(ctx), 4*timeout, i, rel).state != failed {
-					return
-				}
-				wait *= 2
-				t.Reset(wait)
-			}
-		}()
 	}
 }
 

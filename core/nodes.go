@@ -70,6 +70,49 @@ func (s *nodeSet) callNode(parent context.Context, timeout time.Duration, i int,
 	return s.eval(ctx, parent, true, i, c)
 }
 
+// settleNode sends c, a call that takes back what a round wrote (an undo,
+// a release), to node i. A node that does not answer in time, or that
+// answers that it holds nothing to take back while unsure is set (the
+// round's own call to the node failed, so that its script may still run
+// after c, on another connection), is asked again in the background (see
+// retryNode).
+func (s *nodeSet) settleNode(parent context.Context, timeout time.Duration, i int, c *call, unsure bool) {
+	switch s.callNode(parent, timeout, i, c).state {
+	case granted:
+		return
+	case refused:
+		if !unsure {
+			return
+		}
+	}
+	s.retryNode(parent, timeout, i, c, unsure)
+}
+
+// retryNode asks node i again for c, a call safe whenever it runs, in the
+// background, until it takes something back (or, unless unsure, finds
+// nothing to take back): after one and then two more
+// node timeouts (undoRetries), given four node timeouts each time, so that
+// a call held on its way for up to about three node timeouts is still
+// settled, and Locker.Wait waits that long at most. A key left behind
+// would turn every contender away from the node until its TTL.
+func (s *nodeSet) retryNode(parent context.Context, timeout time.Duration, i int, c *call, unsure bool) {
+	s.pending.add()
+	go func() {
+		defer s.pending.done()
+		wait := timeout
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		for range undoRetries {
+			<-t.C
+			if st := s.callNode(parent, 4*timeout, i, c).state; st == granted || (st == refused && !unsure) {
+				return
+			}
+			wait *= 2
+			t.Reset(wait)
+		}
+	}()
+}
+
 // pending counts a Locker's node calls that may outlive the operation that
 // made them: the rest of a round after it decided, the cleanup of a failed
 // round, the release of an acquire that landed after Unlock.

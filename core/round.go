@@ -287,7 +287,9 @@ func (r *round) land(i int, rep reply) {
 			}
 			r.late.Unlock()
 			if lc != nil && rep.state != refused && !rep.unsent {
-				r.s.callNode(r.parent, r.timeout, i, lc)
+				// Unsure when the acquire's reply failed: it may still run
+				// after the release, on a connection of its own.
+				r.s.settleNode(r.parent, r.timeout, i, lc, rep.state == failed)
 			}
 		}
 	}
@@ -378,29 +380,7 @@ func (r *round) drain(grace time.Duration) {
 func (r *round) undoNode(i int, unsure bool) {
 	owner, claim := r.c.args[0], r.c.args[1]
 	undo := &call{script: undoScript, keys: r.c.keys[:1], args: []string{owner, claim}}
-	switch r.s.callNode(r.parent, r.timeout, i, undo).state {
-	case granted:
-		return
-	case refused:
-		if !unsure {
-			return
-		}
-	}
-	r.s.pending.add()
-	go func() {
-		defer r.s.pending.done()
-		wait := r.timeout
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		for range undoRetries {
-			<-t.C
-			if r.s.callNode(r.parent, 4*r.timeout, i, undo).state == granted {
-				return
-			}
-			wait *= 2
-			t.Reset(wait)
-		}
-	}()
+	r.s.settleNode(r.parent, r.timeout, i, undo, unsure)
 }
 
 // undoRetries is how many times undoNode asks a node again: one and three

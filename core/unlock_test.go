@@ -175,3 +175,27 @@ func TestUnlockRetriesAFailedRelease(t *testing.T) {
 	assert.Empty(t, f.Holders("lost-release"), "a key left behind after Unlock and Wait")
 	assert.Equal(t, 2, f.faulty[2].Calls("release"), "the release was asked again")
 }
+
+// An acquire whose reply failed may still run after the release that
+// Unlock sent once it landed: that release, having found nothing, is asked
+// again later, so that the key the acquire then writes does not stay
+// behind. Here node 2's acquire is held past the node timeout, and reaches
+// its server only once the late release has run there.
+func TestLateReleaseOvertakenByItsAcquire(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithNodeTimeout(100 * time.Millisecond))
+	m := l.NewMutex("overtaken")
+	landing, released := make(chan struct{}), make(chan struct{})
+	f.faulty[2].On("acquire", 1, testnode.HoldThenRun(landing))
+	f.faulty[2].On("release", 1, testnode.Signal(released))
+	require.NoError(t, m.TryLock(f.Ctx), "nodes 0 and 1 grant")
+	require.NoError(t, m.Unlock(f.Ctx))
+	select {
+	case <-released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the late release never ran")
+	}
+	close(landing)
+	f.settle(l)
+	assert.Empty(t, f.Holders("overtaken"), "the acquire that overtook its release left its key")
+}
