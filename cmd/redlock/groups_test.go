@@ -33,7 +33,7 @@ func TestRunOnGroups(t *testing.T) {
 	code, stdout, _ := redlock(t, "status", "--nodes", nodes, "groups")
 	assert.Equal(t, 0, code, stdout)
 	for _, node := range []string{g.MasterName + "(" + strings.Join(s, ",") + ")", strings.Join(a, ","), strings.TrimPrefix(plain, "redis://")} {
-		row := `(?m)^` + regexp.QuoteMeta(node) + `\s+held\s+[0-9.]+m?s\s+[0-9a-f]{6}\s+(1|-)$`
+		row := `(?m)^` + regexp.QuoteMeta(node) + `\s+held\s+[0-9.]+m?s\s+[0-9a-f]{6}\s+([1-9][0-9]*|-)$`
 		assert.Regexp(t, row, stdout, "held, TTL, owner, fence")
 	}
 	assert.Contains(t, stdout, "held on 3 of 3 nodes; quorum (2): yes")
