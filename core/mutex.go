@@ -302,6 +302,16 @@ func (m *Mutex) fail(ctx context.Context, sentinel error, nodeErrs []error) erro
 	return failure(ctx, m.t.name, sentinel, nodeErrs)
 }
 
+// withEnd adds ctx's error to err, a round's failure, when ctx ended after
+// the round was decided: Lock then ends because ctx did, and says so.
+func withEnd(ctx context.Context, err error) error {
+	oe, ok := err.(*opError)
+	if !ok || ctx.Err() == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return &opError{name: oe.name, errs: append(oe.errs[:len(oe.errs):len(oe.errs)], ctx.Err()), final: oe.final}
+}
+
 // hopeless reports whether err is a round's failure that no round can
 // undo: so many nodes rejected the command that no quorum is left.
 func hopeless(err error) bool {
@@ -358,7 +368,7 @@ func (m *Mutex) Lock(ctx context.Context) (err error) {
 				w.tried(err == nil)
 			}
 			if err == nil || !errors.Is(err, ErrNotAcquired) || ctx.Err() != nil || hopeless(err) {
-				return err
+				return withEnd(ctx, err)
 			}
 		}
 		if policy == nil {
