@@ -21,6 +21,7 @@ var keepAliveCases = []testCase{
 	{"KeepAliveHoldsLongJob", 3, testLongJob, false},
 	{"LossByFlushReachesJob", 3, testLossByFlush, false},
 	{"NoGoroutineLeftBehind", 3, testNoLeak, false},
+	{"NothingLeftBehind", 3, testNothingLeft, false},
 }
 
 func testLongJob(f *Fixture) {
@@ -103,6 +104,65 @@ func testNoLeak(f *Fixture) {
 	// Clients may start goroutines of their own (connections opened on
 	// first use); the check is for goroutines of this module.
 	assert.Eventually(f.T, func() bool { return len(ownGoroutines()) == 0 }, 5*time.Second, 5*time.Millisecond,
+		"goroutines left behind:\n%s", strings.Join(ownGoroutines(), "\n\n"))
+}
+
+// After a busy run with a fault (workers contending for three names, some
+// fenced, waiting and woken, while one server pauses), every Unlock
+// returned and Locker.Wait: no lock key is left on any server, only the
+// fencing counters; the subscriptions close and core's goroutines end once
+// the waiters' idle time has passed.
+func testNothingLeft(f *Fixture) {
+	const workers, rounds = 6, 12
+	opts := []core.Option{core.WithTTL(30 * time.Second), core.WithNodeTimeout(100 * time.Millisecond)} // a key left behind would outlive the run
+	plain, fenced := f.Locker(opts...), f.Locker(append(opts, core.WithFencing())...)
+	names := []string{"busy-a", "busy-b", "busy-c"}
+	var wg sync.WaitGroup
+	var done atomic.Int32
+	for w := range workers {
+		l := plain
+		if w%2 == 1 {
+			l = fenced
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				m := l.NewMutex(names[(w+i)%len(names)])
+				if !assert.NoError(f.T, m.Lock(f.Ctx), "worker %d round %d", w, i) {
+					return
+				}
+				done.Add(1)
+				assert.NoError(f.T, m.Unlock(f.Ctx), "worker %d round %d", w, i)
+			}
+		}()
+	}
+	require.Eventually(f.T, func() bool { return done.Load() >= workers*rounds/4 }, 30*time.Second, time.Millisecond)
+	f.Servers[2].Pause()
+	paused := done.Load()
+	require.Eventually(f.T, func() bool { return done.Load() >= paused+3 }, 30*time.Second, time.Millisecond, "no progress with a server paused")
+	f.Servers[2].Resume()
+	wg.Wait()
+	require.NoError(f.T, plain.Wait(f.Ctx))
+	require.NoError(f.T, fenced.Wait(f.Ctx))
+
+	for i, s := range f.Servers {
+		v, err := s.Do("KEYS", "redlock:*")
+		require.NoError(f.T, err)
+		for _, k := range v.([]any) {
+			key := k.(string)
+			assert.True(f.T, strings.HasSuffix(key, ":fence"), "server %d: %s left behind", i, key)
+		}
+	}
+	assert.Eventually(f.T, func() bool {
+		for _, s := range f.Servers {
+			if v, err := s.Do("PUBSUB", "NUMPAT"); err != nil || v.(int64) != 0 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "a subscription stayed open")
+	assert.Eventually(f.T, func() bool { return len(ownGoroutines()) == 0 }, 10*time.Second, 10*time.Millisecond,
 		"goroutines left behind:\n%s", strings.Join(ownGoroutines(), "\n\n"))
 }
 

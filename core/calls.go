@@ -38,6 +38,15 @@ type call struct {
 	detach     bool // it runs to its end even when the caller's context ends: releases and hand-overs
 	wait       bool // the round waits for every node instead of deciding at the first quorum
 
+	// settles: a release, which must not leave a key behind. A node whose
+	// call failed, or that found nothing to release while unsure has it
+	// (a call of the owner that may still write there is out: see
+	// round.unsure), is asked again in the background (see
+	// nodeSet.retryNode), whether the round heard it before its decision
+	// or after.
+	settles bool
+	unsure  uint64
+
 	argv [6]string // storage for args
 }
 
@@ -71,8 +80,12 @@ func acquireCall(t *target, p *policy, prefix, claim string, holding bool) *call
 // releaseCall releases the lock of owner prefix taken by rounds with
 // nonces from lo to hi.
 func releaseCall(t *target, prefix, lo, hi string) *call {
-	return (&call{script: releaseScript, keys: t.lockKey, need: t.quorum, detach: true}).with(prefix, lo, hi)
+	return (&call{script: releaseScript, keys: t.lockKey, need: t.quorum, detach: true, settles: true}).with(prefix, lo, hi)
 }
+
+// unsureOf reports whether node i is in c.unsure; nodes past the mask's
+// 64 always are.
+func (c *call) unsureOf(i int) bool { return i >= 64 || c.unsure&(1<<i) != 0 }
 
 // extendCall resets the TTL of the lock of owner prefix on the nodes where
 // claim is among its claims. lowestNonce, the claim of a holding that an

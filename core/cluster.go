@@ -58,14 +58,16 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 	rel := releaseCall(t, prefix, lowestNonce, hi)
 	var late []bool
 	if ls != nil {
-		if won := ls.lastRound(); won != nil {
+		won, unsure := ls.lastRound()
+		if won != nil {
 			won.settle()
 			if time.Now().UnixNano()-t.gateFailed.Load() >= int64(p.ttl) && !won.waitLanded(t.gate) {
 				// The gate is far slower than the nodes that decided: no
 				// gate for a TTL, as for one that failed to answer.
 				t.gateFailed.Store(time.Now().UnixNano())
 			}
-			late = won.releaseLate(rel) // released once their acquire lands
+			rel.unsure = unsure | won.unsure() // a release that finds nothing there is asked again
+			late = won.releaseLate(rel)        // released once their acquire lands
 		}
 	}
 	start := time.Now()
@@ -99,7 +101,6 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 	if await && r.t.answered[t.gate] && r.t.replies[t.gate].state == failed {
 		t.gateFailed.Store(time.Now().UnixNano())
 	}
-	c.retryRelease(ctx, r, rel, skip, p.nodeTimeout)
 	released, notOurs, unknown := 0, 0, 0
 	for i, rep := range r.t.replies {
 		switch {
@@ -127,19 +128,6 @@ func (c *cluster) unlock(ctx context.Context, t *target, p *policy, prefix strin
 	}
 	p.observe(ctx, t.name, Event{Kind: ReleaseFailed, Nodes: released, Took: time.Since(start), Err: err}, &r.t, c.nodes)
 	return err
-}
-
-// retryRelease asks the nodes whose release in round r failed again, in
-// the background (see retryNode): a key left on a node that is back would
-// turn every contender away from it until its TTL. A release is safe
-// whenever it runs: it takes the owner's claims up to its nonce only, and
-// the owner's later rounds have higher ones.
-func (c *cluster) retryRelease(ctx context.Context, r *round, rel *call, skip []bool, timeout time.Duration) {
-	for i, rep := range r.t.replies {
-		if r.t.answered[i] && rep.state == failed && !rep.unsent && (skip == nil || !skip[i]) {
-			c.retryNode(ctx, timeout, i, rel, false) // its acquire was granted: nothing ours there is done
-		}
-	}
 }
 
 // handOver passes the lock that owner from holds (taken by rounds up to

@@ -23,6 +23,7 @@ type lease struct {
 
 	mu      sync.Mutex
 	won     *round    // the last round that won or refreshed it: its nodes still in flight are released late
+	unsure  uint64    // nodes where a round it replaced as won may still write (see round.unsure)
 	until   time.Time // end of validity
 	ended   bool
 	err     error         // why it ended: ErrNotHeld after Unlock, else a loss
@@ -77,6 +78,9 @@ func (ls *lease) renew(start, until time.Time, won *round) bool {
 		return false
 	}
 	if won != nil {
+		if ls.won != nil {
+			ls.unsure |= ls.won.unsure()
+		}
 		ls.won = won
 	}
 	if until.After(ls.until) {
@@ -167,11 +171,12 @@ func (ls *lease) lossError(nodeErrs []error) error {
 	return &opError{name: ls.t.name, errs: errs}
 }
 
-// lastRound returns the last round that won or refreshed the lease.
-func (ls *lease) lastRound() *round {
+// lastRound returns the last round that won or refreshed the lease, and
+// the nodes where a round before it may still write.
+func (ls *lease) lastRound() (*round, uint64) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	return ls.won
+	return ls.won, ls.unsure
 }
 
 var errCapped = errors.New("redlock: keep-alive cap reached")

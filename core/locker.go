@@ -104,8 +104,10 @@ func (l *Locker) policyOf(opts []Option) (*policy, error) {
 // and Unlock returns once a quorum and the lock's gate node have released,
 // with the other releases on their way. Each of those calls is bounded by
 // the node timeout. The undo of a failed round on a node whose call failed
-// after it may have been sent, and a release that failed, are asked again
-// for up to about three node timeouts (see TryLock): after Unlock and
+// after it may have been sent, a release that failed (before or after
+// Unlock returned), and a release that found nothing on a node where the
+// holding's own acquire may still land, are asked again for up to about
+// three node timeouts (see TryLock): after Unlock and
 // Wait, no key of the lock is left on a node that answered by then. A
 // program that closes its Redis clients or exits right after Unlock can cut
 // them off and leave a key on a minority of nodes until its TTL; call Wait

@@ -86,6 +86,7 @@ type round struct {
 	// and the call they get once they land (see releaseLate).
 	late     sync.Mutex
 	landed   []bool
+	lost     uint64 // nodes that landed with a failed reply, their call sent
 	lateCall *call
 	waitNode int           // with waitCh: the node waitLanded waits for
 	waitCh   chan struct{} // closed when waitNode lands (see waitLanded)
@@ -125,8 +126,10 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 	} else {
 		r.t.replies, r.t.answered = make([]reply, n), make([]bool, n)
 	}
-	if c.writes {
+	if c.writes || c.settles {
 		r.decided = make(chan struct{})
+	}
+	if c.writes {
 		if n <= len(r.inline.landed) {
 			r.landed = r.inline.landed[:n:n]
 		} else {
@@ -142,6 +145,9 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 		// which validity accounts for. The call runs inline, bounded by ctx.
 		r.ctx, r.cancel = base, func() {}
 		r.t.add(0, r.eval(0))
+		if c.settles {
+			r.settleHeard()
+		}
 		return r
 	}
 	r.ctx, r.cancel = context.WithTimeout(base, timeout)
@@ -196,6 +202,9 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 	}
 	r.collect(ctx)
 	r.took = time.Since(start)
+	if c.settles {
+		r.settleHeard()
+	}
 	return r
 }
 
@@ -268,11 +277,13 @@ func (r *round) eval(i int) reply {
 // gives it the late call, if collect had not seen the reply. The last call
 // to finish releases the round's context.
 func (r *round) land(i int, rep reply) {
-	if r.c.writes {
+	if r.decided != nil {
 		<-r.decided
 		switch {
 		case r.t.answered[i]:
-			// collect saw the reply: keep or undo has dealt with it.
+			// collect saw the reply: keep, undo or settleHeard has dealt with it.
+		case r.c.settles:
+			r.resettle(i, rep)
 		case r.undone:
 			if rep.state != refused && !rep.unsent {
 				r.undoNode(i, rep.state == failed)
@@ -280,6 +291,9 @@ func (r *round) land(i int, rep reply) {
 		default:
 			r.late.Lock()
 			r.landed[i] = true
+			if rep.state == failed && !rep.unsent && i < 64 {
+				r.lost |= 1 << i
+			}
 			lc := r.lateCall
 			if r.waitCh != nil && r.waitNode == i {
 				close(r.waitCh)
@@ -296,6 +310,51 @@ func (r *round) land(i int, rep reply) {
 	if r.inFlight.Add(-1) == 0 {
 		r.cancel()
 	}
+}
+
+// settleHeard settles a release round (see call.settles) once it is
+// decided: the nodes it heard are asked again in the background when
+// their reply says so; the others, once they land.
+func (r *round) settleHeard() {
+	for i, rep := range r.t.replies {
+		if r.t.answered[i] {
+			r.resettle(i, rep)
+		}
+	}
+	close(r.decided)
+}
+
+// resettle asks node i again for the round's release, in the background,
+// when its reply rep failed, or found nothing to release on a node where
+// the owner's call may still write (see call.unsure).
+func (r *round) resettle(i int, rep reply) {
+	if rep.state == failed || (rep.state == refused && r.c.unsureOf(i)) {
+		r.s.retryNode(r.parent, r.timeout, i, r.c, r.c.unsureOf(i))
+	}
+}
+
+// unsure returns the nodes where the round's call may still write: its
+// reply failed after it was sent (the script may yet run, on a connection
+// of its own, after a later call of the owner), or it has not landed. It
+// is empty for a call that does not write.
+func (r *round) unsure() uint64 {
+	if r.landed == nil {
+		return 0
+	}
+	r.late.Lock()
+	defer r.late.Unlock()
+	m := r.lost
+	for i := range min(len(r.landed), 64) {
+		switch {
+		case r.t.answered[i]:
+			if rep := r.t.replies[i]; rep.state == failed && !rep.unsent {
+				m |= 1 << i
+			}
+		case !r.landed[i]:
+			m |= 1 << i
+		}
+	}
+	return m
 }
 
 // keep settles a round that succeeded: what it wrote stays.

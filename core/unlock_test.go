@@ -199,3 +199,50 @@ func TestLateReleaseOvertakenByItsAcquire(t *testing.T) {
 	f.settle(l)
 	assert.Empty(t, f.Holders("overtaken"), "the acquire that overtook its release left its key")
 }
+
+// An acquire whose reply failed, and that reaches its server only after
+// the release Unlock sent there has run and found nothing, does not leave
+// its key behind: the release, unsure of that node, is asked again. Here
+// node 2's acquire is held past the node timeout, its failure has landed
+// before Unlock, and it runs once Unlock has returned.
+func TestReleaseOvertakenByAFailedAcquire(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithNodeTimeout(100 * time.Millisecond))
+	m := l.NewMutex("overtaken-failed")
+	landing := make(chan struct{})
+	f.faulty[2].On("acquire", 1, testnode.HoldThenRun(landing))
+	require.NoError(t, m.TryLock(f.Ctx), "nodes 0 and 1 grant")
+	f.settle(l) // node 2's acquire has failed and landed
+	require.NoError(t, m.Unlock(f.Ctx))
+	require.Equal(t, 1, f.faulty[2].Calls("release"), "the release ran on node 2 before the acquire")
+	close(landing)
+	f.settle(l)
+	assert.Empty(t, f.Holders("overtaken-failed"), "the acquire that overtook its release left its key")
+}
+
+// A release still on its way when Unlock returns (the round was decided by
+// the other two nodes), and then lost, is asked again: the key is not left
+// behind on that node.
+func TestUnlockRetriesALateLostRelease(t *testing.T) {
+	const name = "late-lost-release"
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithNodeTimeout(100 * time.Millisecond))
+	other := f.Locker().NewMutex(name)
+	require.NoError(t, other.TryLock(f.Ctx))
+	gate := f.gate(f.Locker(), name) // Unlock waits for the gate's release: lose another node's
+	require.NoError(t, other.Unlock(f.Ctx))
+	lost := (gate + 1) % 3
+	m := l.NewMutex(name)
+	require.NoError(t, m.TryLock(f.Ctx))
+	f.settle(l)
+	require.Len(t, f.Holders(name), 3)
+	before := f.faulty[lost].Calls("release")
+	f.faulty[lost].On("release", 1, func(ctx context.Context, _ testnode.Call, _ func(context.Context) (any, error)) (any, error) {
+		<-ctx.Done() // the round decides without it; then it is lost
+		return nil, ctx.Err()
+	})
+	require.NoError(t, m.Unlock(f.Ctx), "two nodes of three released")
+	f.settle(l)
+	assert.Empty(t, f.Holders(name), "a key left behind after Unlock and Wait")
+	assert.Equal(t, before+2, f.faulty[lost].Calls("release"), "the release was asked again")
+}
