@@ -61,15 +61,13 @@ run() {
 
 if [ "${1:-}" = quick ]; then
 	# a quick pass, what CI runs: mutual exclusion and token order each
-	# holding, and the defects of both caught, without the symmetry
-	# reduction (which is slow to compile)
-	check refresh     holds               -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0 -DSYMMETRY=0
-	check old-refresh P1_mutual_exclusion -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0 -DOLD_UNDO=1 -DSYMMETRY=0
-	check old-extend  P1_mutual_exclusion -DB0=3 -DB1=1 -DFAULTS=1 -DLATES=0 -DUNLOCK=0 -DOLD_EXTEND=1 -DSYMMETRY=0
-	check fence-restart holds             -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DSYMMETRY=0
-	check old-fence   P2_new_token_above  -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_FENCE=1 -DFQ=2 -DSYMMETRY=0
+	# holding, and the defects of both caught
+	check refresh     holds               -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0 -DRETRIES=1
+	check old-refresh P1_mutual_exclusion -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0 -DOLD_UNDO=1
+	check old-extend  P1_mutual_exclusion -DB0=3 -DB1=1 -DFAULTS=1 -DLATES=0 -DUNLOCK=0 -DOLD_EXTEND=1
+	check fence-restart holds             -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
+	check old-fence   P2_new_token_above  -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_FENCE=1 -DFQ=2
 	# counters that expire: tokens seeded from the clock hold; without the seed they repeat
-	# (with the symmetry reduction, which makes these two a few seconds each)
 	check counter-ttl holds               -DFENCING=1 -DCOUNTER_TTL=1 -DB0=2 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
 	check old-counter P2_new_token_above  -DFENCING=1 -DCOUNTER_TTL=1 -DSEED=0 -DB0=2 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
 	# the semaphore, within small bounds, and its counting defect caught
@@ -80,12 +78,12 @@ if [ "${1:-}" = quick ]; then
 fi
 [ "${1:-}" = done ] || {
 # name             expect                     bounds and switches (see redlock.pml)
-check refresh         holds                      -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0
+check refresh         holds                      -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0 -DRETRIES=1
 check old-refresh     P1_mutual_exclusion        -DB0=2 -DB1=1 -DFAULTS=2 -DLATES=1 -DEXTEND=0 -DOLD_UNDO=1
 check shared          holds                      -DNC=3 -DSHARED=1 -DB0=1 -DB1=1 -DB2=1 -DFAULTS=2 -DLATES=1 -DUNLOCK=0 -DEXTEND=0
 check extend          holds                      -DB0=3 -DB1=1 -DFAULTS=1 -DLATES=0 -DUNLOCK=0
 check old-extend      P1_mutual_exclusion        -DB0=3 -DB1=1 -DFAULTS=1 -DLATES=0 -DUNLOCK=0 -DOLD_EXTEND=1
-check handover        holds                      -DNC=3 -DHANDOVER=1 -DB0=3 -DB1=1 -DB2=1 -DFAULTS=1 -DLATES=0 -DEXTEND=0
+check handover        holds                      -DNC=3 -DHANDOVER=1 -DB0=3 -DB1=1 -DB2=1 -DFAULTS=1 -DLATES=0 -DEXTEND=0 -DRETRIES=1
 check fence-restart   holds                      -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0
 check old-fence       P2_new_token_above         -DFENCING=1 -DB0=2 -DB1=2 -DRESTART=1 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0 -DOLD_FENCE=1 -DFQ=2
 check fence-reuse     holds                      -DFENCING=1 -DB0=3 -DB1=2 -DFAULTS=0 -DLATES=0 -DEXTEND=0 -DUNLOCK=0

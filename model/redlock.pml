@@ -134,6 +134,9 @@
 #ifndef SKEW
 #define SKEW 1        /* client 0's clock is this far ahead; tokens hold while SKEW < CTTL */
 #endif
+#ifndef RETRIES
+#define RETRIES 0     /* releases that run at a node and stay pending there, to run again later (Unlock asks a node again) */
+#endif
 #ifndef SEED
 #define SEED 1        /* 1: token = max(counter + 1, clock); 0: counter + 1 (no clock); 2: the clock only when every counter read is missing */
 #endif
@@ -209,14 +212,14 @@ byte hfence[NC];
 byte rel[NC];    /* nodes the live validity relies on */
 bit handed;      /* HANDOVER: client 1 no longer waits */
 
-byte faults, lates, restarts, maxTok;
+byte faults, lates, restarts, retried, maxTok;
 byte lateg = 255, latei; /* the call that runs late, once chosen */
 
 /* scratch, not part of the state */
 hidden byte P1_mutual_exclusion, P2_new_token_above, P2_reused_token_not_below;
 hidden short tmpcl;
 hidden int tsg;
-hidden byte st, ctr, tf, ny, nw, j, o, g2, f1, f2, hp, rk, seed;
+hidden byte st, ctr, tf, ny, nw, j, o, g2, f1, f2, hp, rk, seed, cg, ci;
 
 inline tidy(g) {
 	if
@@ -751,80 +754,96 @@ inline canon() {
 #endif
 
 #define CLIENT(c) \
-	:: d_step { IDLE_WITH_ROUND(c) && MAY_ACQUIRE(c) -> start_acquire(c); canon() } \
-	:: d_step { EXTEND && IDLE_WITH_ROUND(c) && hold[c] == 1 -> send(c, K_EXT, 1); rclaim[g2] = hclaim[c]; op[c] = EXT; try_decide(c); canon() } \
-	:: d_step { UNLOCK && IDLE_WITH_ROUND(c) && hold[c] != 0 -> start_unlock(c); canon() } \
-	:: d_step { IDLE_WITH_ROUND(c) && MAY_ACQUIRE(c) && hold[c] != 0 -> end_holding(c); start_acquire(c); canon() } \
+	:: d_step { IDLE_WITH_ROUND(c) && MAY_ACQUIRE(c) -> start_acquire(c) } \
+	:: d_step { EXTEND && IDLE_WITH_ROUND(c) && hold[c] == 1 -> send(c, K_EXT, 1); rclaim[g2] = hclaim[c]; op[c] = EXT; try_decide(c) } \
+	:: d_step { UNLOCK && IDLE_WITH_ROUND(c) && hold[c] != 0 -> start_unlock(c) } \
+	:: d_step { IDLE_WITH_ROUND(c) && MAY_ACQUIRE(c) && hold[c] != 0 -> end_holding(c); start_acquire(c) } \
 	FAULT(c, 0) FAULT(c, 1) FAULT(c, 2)
 
 #define FAULT(c, i) \
-	:: d_step { faults < FAULTS && ((wt[c] >> i) & 1) -> run_then_fail(c, i); canon() } \
-	:: d_step { faults < FAULTS && ((wt[c] >> i) & 1) -> lose(c, i); canon() } \
-	:: d_step { lates < LATES && ((wt[c] >> i) & 1) -> delay(c, i); canon() }
+	:: d_step { faults < FAULTS && ((wt[c] >> i) & 1) -> run_then_fail(c, i) } \
+	:: d_step { faults < FAULTS && ((wt[c] >> i) & 1) -> lose(c, i) } \
+	:: d_step { lates < LATES && ((wt[c] >> i) & 1) -> delay(c, i) }
 
 #define NODE(i) \
-	:: d_step { EXPIRABLE(i) && COUNTED(i) -> expire(i); canon() } \
-	:: d_step { COUNTER_TTL && cnt[i] != 0 -> clk = (clk < cexp[i] -> cexp[i] : clk); cnt[i] = 0; cexp[i] = 0; canon() } \
-	:: d_step { restarts < RESTART && !out[i] -> restart(i); canon() } \
-	:: d_step { out[i] -> outlive(i); out[i] = 0; age(i); canon() }
+	:: d_step { EXPIRABLE(i) && COUNTED(i) -> expire(i) } \
+	:: d_step { COUNTER_TTL && cnt[i] != 0 -> clk = (clk < cexp[i] -> cexp[i] : clk); cnt[i] = 0; cexp[i] = 0 } \
+	:: d_step { restarts < RESTART && !out[i] -> restart(i) } \
+	:: d_step { out[i] -> outlive(i); out[i] = 0; age(i) }
 
-#define CALL(g, i, b) \
-	:: d_step { (pend[g] & b) && RUNNABLE(g, i) -> run_call(g, i); canon() } \
-	:: d_step { COUNTER_TTL && clk < CLKMAX && (pend[g] & b) && lateg == (g) && latei == (i) -> clk++; run_call(g, i); canon() } \
-	:: d_step { (pend[g] & b) && RUNNABLE(g, i) && EXPIRABLE(i) -> expire(i); run_call(g, i); canon() } \
-	:: d_step { (upend[g] & b) -> run_undo(g, i); canon() } \
-	:: d_step { (upend[g] & b) && EXPIRABLE(i) -> expire(i); run_undo(g, i); canon() }
+/* a call of round g to node i, or its undo, may run now */
+#define CALL_READY(g, i) ((((pend[g] >> (i)) & 1) && (RUNNABLE(g, i) || (retried < RETRIES && kind[g] == K_REL && !out[i]))) || \
+                          ((upend[g] >> (i)) & 1))
+#define PICK(g, i) :: CALL_READY(g, i) -> cg = g; ci = i
+#define PICKS(g) PICK(g, 0) PICK(g, 1) PICK(g, 2)
 
-/* An expiry matters only to the next call at the node, or to a round
-   still deciding that counted the node: it is taken just before one. */
-#define CALLS(g) CALL(g, 0, 1) CALL(g, 1, 2) CALL(g, 2, 4)
-
+/* Every step is one atomic sequence: its choice, then canon, with no
+   state stored in between. A call step first picks the call (cg, ci),
+   then what becomes of it, so that the steps of the calls are written
+   once. An expiry matters only to the next call at the node, or to a
+   round still deciding that counted the node: it is taken just before
+   one. */
 active proctype system() {
 end:
 	do
-	CLIENT(0)
-	CLIENT(1)
+	:: atomic {
+		if
+		CLIENT(0)
+		CLIENT(1)
 #if NC > 2
-	CLIENT(2)
+		CLIENT(2)
 #endif
-	NODE(0)
-	NODE(1)
-	NODE(2)
+		NODE(0)
+		NODE(1)
+		NODE(2)
+		:: if
 #if B0 > 0
-	CALLS(0)
+			PICKS(0)
 #endif
 #if B0 > 1
-	CALLS(1)
+			PICKS(1)
 #endif
 #if B0 > 2
-	CALLS(2)
+			PICKS(2)
 #endif
 #if B0 > 3
-	CALLS(3)
+			PICKS(3)
 #endif
 #if B1 > 0
-	CALLS(4)
+			PICKS(4)
 #endif
 #if B1 > 1
-	CALLS(5)
+			PICKS(5)
 #endif
 #if B1 > 2
-	CALLS(6)
+			PICKS(6)
 #endif
 #if B1 > 3
-	CALLS(7)
+			PICKS(7)
 #endif
 #if NC > 2 && B2 > 0
-	CALLS(8)
+			PICKS(8)
 #endif
 #if NC > 2 && B2 > 1
-	CALLS(9)
+			PICKS(9)
 #endif
 #if NC > 2 && B2 > 2
-	CALLS(10)
+			PICKS(10)
 #endif
 #if NC > 2 && B2 > 3
-	CALLS(11)
+			PICKS(11)
 #endif
+		   fi;
+		   if
+		   :: d_step { ((pend[cg] >> ci) & 1) && RUNNABLE(cg, ci) -> run_call(cg, ci) }
+		   :: d_step { COUNTER_TTL && clk < CLKMAX && ((pend[cg] >> ci) & 1) && lateg == cg && latei == ci -> clk++; run_call(cg, ci) }
+		   :: d_step { ((pend[cg] >> ci) & 1) && RUNNABLE(cg, ci) && EXPIRABLE(ci) -> expire(ci); run_call(cg, ci) }
+		   :: d_step { retried < RETRIES && ((pend[cg] >> ci) & 1) && kind[cg] == K_REL && !out[ci] -> retried++; exec(cg, ci) }
+		   :: d_step { (upend[cg] >> ci) & 1 -> run_undo(cg, ci) }
+		   :: d_step { ((upend[cg] >> ci) & 1) && EXPIRABLE(ci) -> expire(ci); run_undo(cg, ci) }
+		   fi
+		fi;
+		d_step { canon() }
+	}
 	od
 }
