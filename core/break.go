@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 )
 
 // Break deletes the lock called name (a Mutex's lock) on every node, when
@@ -76,8 +77,27 @@ func (l *Locker) breakLocks(ctx context.Context, name, owner string, keys ...str
 		}
 		deleted += int(rep.counter)
 	}
+	if deleted > 0 {
+		c.forgetHolders(name, keys)
+	}
 	if unknown >= c.quorum {
 		return deleted, failure(ctx, name, ErrNotReleased, r.t.errs)
 	}
 	return deleted, nil
+}
+
+// forgetHolders stops the holdings of this Locker's Mutexes whose lock
+// keys a break deleted from turning TryLock away (see Mutex.TryLock): the
+// nodes are free, though the holders hear of it only as Break says.
+func (c *cluster) forgetHolders(name string, keys []string) {
+	now := time.Now().UnixNano()
+	for _, k := range keys {
+		t := c.targets.findKey(k, now)
+		if k == Key(name) {
+			t = c.targets.find(name, now)
+		}
+		if t != nil {
+			t.holder.Store(nil)
+		}
+	}
 }

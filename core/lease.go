@@ -108,6 +108,7 @@ func (ls *lease) end(err error) {
 	ls.onEnd = nil
 	close(ls.done)
 	ls.mu.Unlock()
+	ls.t.holder.CompareAndSwap(ls, nil)
 	ls.pol.observe(nil, ls.t.name, Event{Kind: Ended, Took: time.Since(ls.start), Err: err}, nil, nil)
 	if watched {
 		ls.k.remove(ls)

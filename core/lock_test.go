@@ -182,9 +182,8 @@ func TestMajorityDownRefusesAndCleansUp(t *testing.T) {
 // that refused.
 func TestRefusalNamesNodes(t *testing.T) {
 	f := newFixture(t, 3)
-	l := f.Locker()
-	require.NoError(t, l.NewMutex("refusal").TryLock(f.Ctx))
-	err := l.NewMutex("refusal").TryLock(f.Ctx)
+	require.NoError(t, f.Locker().NewMutex("refusal").TryLock(f.Ctx)) // another process's holder: the nodes refuse
+	err := f.Locker().NewMutex("refusal").TryLock(f.Ctx)
 	require.ErrorIs(t, err, core.ErrNotAcquired)
 	require.ErrorIs(t, err, core.ErrHeldByOther)
 	addrs := nodeErrorAddrs(err)
@@ -301,4 +300,54 @@ func TestRejectedCommandIsNotRetried(t *testing.T) {
 	require.ErrorIs(t, err, core.ErrNotAcquired)
 	assert.NotErrorIs(t, err, core.ErrNodeRejected, "contention read as a rejected command")
 	f.settle(l)
+}
+
+// acquires counts the acquire calls that reached f's nodes.
+func (f *fixture) acquires() int {
+	n := 0
+	for _, fn := range f.faulty {
+		n += fn.Calls("acquire")
+	}
+	return n
+}
+
+// A TryLock while another owner's Mutex of the same Locker holds the lock
+// fails at once, without a round: the holder's validity proves the nodes
+// would refuse. The owner's own handles still refresh, and once the
+// holding ends (Unlock, a break, its validity passing) TryLock makes its
+// round again.
+func TestTryLockHeldHere(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithTTL(time.Second))
+	holder := l.NewMutex("held-here")
+	require.NoError(t, holder.TryLock(f.Ctx))
+	f.settle(l)
+
+	before := f.acquires()
+	err := l.NewMutex("held-here").TryLock(f.Ctx)
+	require.ErrorIs(t, err, core.ErrNotAcquired)
+	require.ErrorIs(t, err, core.ErrHeldByOther)
+	assert.Empty(t, nodeErrorAddrs(err), "no node was asked")
+	assert.Equal(t, before, f.acquires(), "no round was made")
+
+	require.NoError(t, holder.Unlock(f.Ctx))
+	next := l.NewMutex("held-here")
+	require.NoError(t, next.TryLock(f.Ctx), "free at once after Unlock")
+
+	_, err = l.Break(f.Ctx, "held-here", "")
+	require.NoError(t, err)
+	require.NoError(t, l.NewMutex("held-here").TryLock(f.Ctx), "the broken holding turns no one away")
+
+	shared := conformance.FixedOwner("one-job")
+	require.NoError(t, l.NewMutex("held-shared", shared).TryLock(f.Ctx))
+	before = f.acquires()
+	require.NoError(t, l.NewMutex("held-shared", shared).TryLock(f.Ctx), "the owner's other handle refreshes")
+	assert.Greater(t, f.acquires(), before, "with a round")
+
+	lapsed := l.NewMutex("held-lapsed")
+	require.NoError(t, lapsed.TryLock(f.Ctx))
+	require.Eventually(t, func() bool { return lapsed.Until().IsZero() }, 5*time.Second, 5*time.Millisecond)
+	before = f.acquires()
+	_ = l.NewMutex("held-lapsed").TryLock(f.Ctx)
+	assert.Greater(t, f.acquires(), before, "a holding whose validity passed turns no one away")
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -104,12 +105,29 @@ func (m *Mutex) Fence() uint64 {
 // the owner also claims stays. A holding this Mutex had before a failed
 // refresh stays valid until its old Until().
 //
+// While another owner's Mutex of the same Locker holds the lock, within
+// its validity, TryLock fails at once without a round: the error wraps
+// ErrNotAcquired and ErrHeldByOther, with no NodeError. (The holder's
+// validity proves that every round would be refused.)
+//
 // It returns the option or name error of NewMutex, or the Owner's error,
 // without touching the network.
 func (m *Mutex) TryLock(ctx context.Context) error {
 	if m.err != nil {
 		return m.err
 	}
+	if h := m.t.holder.Load(); h != nil && h.live() {
+		if err := m.heldHere(ctx, h); err != nil {
+			return err
+		}
+	}
+	return m.try(ctx)
+}
+
+// try makes TryLock's round. Lock's rounds are made by try alone: a Lock
+// woken by a release trusts the nodes, not a holding here that has not
+// noticed its loss yet.
+func (m *Mutex) try(ctx context.Context) error {
 	now := time.Now().UnixNano()
 	m.t.touch(now)
 	err := m.tryLock(ctx, m.t.gated(m.pol, len(m.c.nodes), now))
@@ -118,6 +136,25 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	}
 	return err
 }
+
+// heldHere returns the error of a TryLock that h, a valid holding of the
+// lock by a Mutex of the Locker, turns away without a round: when h is
+// another owner's. It returns nil when h is ctx's owner's (a round then
+// refreshes it) or the owner cannot be told.
+func (m *Mutex) heldHere(ctx context.Context, h *lease) error {
+	prefix, err := m.prefix(ctx)
+	if err != nil || prefix == h.prefix {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	m.t.touch(now)
+	m.t.contended.Store(now) // the rounds that follow are gated
+	err = m.fail(ctx, ErrNotAcquired, []error{errHeldHere})
+	m.pol.observe(ctx, m.t.name, Event{Kind: NotAcquired, Err: err}, nil, nil)
+	return err
+}
+
+var errHeldHere = fmt.Errorf("%w: a Mutex of this Locker holds it", ErrHeldByOther)
 
 // tryLock makes one acquisition round. gated, for rounds under contention,
 // asks the lock's gate node first and alone and ends the round at once if it
@@ -234,6 +271,7 @@ func (m *Mutex) install(same bool, ls *lease) bool {
 	}
 	m.cur = ls
 	m.mu.Unlock()
+	m.t.holder.Store(ls)
 	if old != nil && old != ls && old.live() {
 		err := old.lossError(nil)
 		old.end(err)
@@ -363,7 +401,7 @@ func (m *Mutex) Lock(ctx context.Context) (err error) {
 					return m.handedOver(ctx, ls)
 				}
 			}
-			err = m.TryLock(ctx)
+			err = m.try(ctx)
 			if w != nil {
 				w.tried(err == nil)
 			}

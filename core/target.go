@@ -26,6 +26,11 @@ type target struct {
 	used       atomic.Int64 // when a Mutex was last made for it or made a round, in Unix ns (to the second)
 
 	prefix atomic.Pointer[cachedPrefix] // the last owner ID and metadata seen, and their prefix
+
+	// The holding of the lock by a Mutex of the Locker, until it ends: a
+	// TryLock of another owner fails at once while it is valid (see
+	// Mutex.TryLock).
+	holder atomic.Pointer[lease]
 }
 
 type cachedPrefix struct{ id, meta, prefix string }

@@ -361,7 +361,7 @@ func TestNoWakeStormWhileHeld(t *testing.T) {
 func TestFreshHandleIsGated(t *testing.T) {
 	f := newFixture(t, 3)
 	l := f.Locker()
-	holder := l.NewMutex("fresh-gated")
+	holder := f.Locker().NewMutex("fresh-gated") // another process's: l's rounds meet it on the nodes
 	require.NoError(t, holder.TryLock(f.Ctx))
 	require.Eventually(t, func() bool { return len(f.Holders("fresh-gated")) == len(f.Servers) }, 5*time.Second, 2*time.Millisecond)
 	require.ErrorIs(t, l.NewMutex("fresh-gated").TryLock(f.Ctx), core.ErrNotAcquired) // meets the holder
