@@ -843,7 +843,7 @@ func testClusterKeepAlive(f *ClusterFixture) {
 	default:
 	}
 	require.NoError(f.T, m.Err())
-	assertContention(f.T, l.NewMutex("kept").TryLock(f.Ctx))
+	assertContention(f.T, f.Locker(0, 1).NewMutex("kept").TryLock(f.Ctx)) // another process: the nodes refuse
 	require.NoError(f.T, m.Unlock(f.Ctx))
 	assert.Equal(f.T, int64(-2), f.PTTL(0, core.Key("kept")))
 
@@ -1039,7 +1039,7 @@ func testClusterNames(f *ClusterFixture) {
 				assert.NotZero(f.T, m.Fence(), "name %q", name)
 				assert.Equal(f.T, strconv.FormatUint(m.Fence(), 10), f.Get(0, core.FenceKey(name)), "name %q: the counter", name)
 			}
-			assertContention(f.T, l.NewMutex(name).TryLock(f.Ctx))
+			assertContention(f.T, f.Locker(0, 1, opts...).NewMutex(name).TryLock(f.Ctx)) // another process: the nodes refuse
 			require.NoError(f.T, m.Extend(f.Ctx), "name %q, fenced %v", name, fenced)
 			require.NoError(f.T, m.Unlock(f.Ctx), "name %q, fenced %v", name, fenced)
 			assert.Equal(f.T, int64(-2), f.PTTL(0, core.Key(name)), "name %q: released", name)
@@ -1245,12 +1245,13 @@ func (f *ClusterFixture) scriptCalls(i int) int {
 // of Clusters[clusters[gate]], and leaves it contended: for the next
 // second l's rounds of that name ask the gate first and alone (see
 // Mutex.TryLock). It finds the gate by the scripts each cluster runs in a
-// gated round.
-func (f *ClusterFixture) gatedOn(l *core.Locker, clusters []int, gate int, tag string) string {
+// gated round, while other, a Locker over the same nodes (another
+// process, whose holding l's rounds meet on the nodes), holds the name.
+func (f *ClusterFixture) gatedOn(l, other *core.Locker, clusters []int, gate int, tag string) string {
 	f.T.Helper()
 	for k := range 50 {
-		name := tag + "}" + strconv.Itoa(k) // hashed as tag alone
-		holder, contender := l.NewMutex(name), l.NewMutex(name)
+		name := tag + "}" + strconv.Itoa(k)                         // hashed as tag alone
+		holder, contender := other.NewMutex(name), l.NewMutex(name) // the holder another process's: l's rounds meet it on the nodes
 		require.NoError(f.T, holder.TryLock(f.Ctx))
 		assertContention(f.T, contender.TryLock(f.Ctx)) // a full round: from now on the name is contended
 		for _, i := range clusters {
@@ -1267,6 +1268,7 @@ func (f *ClusterFixture) gatedOn(l *core.Locker, clusters []int, gate int, tag s
 			}
 		}
 		require.NoError(f.T, holder.Unlock(f.Ctx))
+		require.NoError(f.T, other.Wait(f.Ctx))
 		require.NoError(f.T, l.Wait(f.Ctx))
 		if len(asked) == 1 && asked[0] == gate {
 			return name
@@ -1327,7 +1329,7 @@ func testClusterMasterPaused(f *ClusterFixture) {
 		return l
 	}
 	gl := locker(core.WithNodeTimeout(nodeTimeout))
-	gated := f.gatedOn(gl, clusters, 0, tag)
+	gated := f.gatedOn(gl, locker(core.WithNodeTimeout(nodeTimeout)), clusters, 0, tag)
 	hung, err := f.Clusters[1].Owner(core.Key(tag))
 	require.NoError(f.T, err)
 	f.Clusters[1].Masters[hung].Pause()
@@ -1388,6 +1390,9 @@ func testClusterMasterKilled(f *ClusterFixture) {
 	l, err := core.New(nodes, core.WithTTL(ttl), core.WithNodeTimeout(nodeTimeout))
 	require.NoError(f.T, err)
 	f.T.Cleanup(func() { l.Wait(context.Background()) })
+	other, err := core.New(nodes, core.WithTTL(ttl), core.WithNodeTimeout(nodeTimeout)) // another process: the nodes refuse its contender
+	require.NoError(f.T, err)
+	f.T.Cleanup(func() { other.Wait(context.Background()) })
 	_, err = f.Clusters[1].KillOwner(core.Key(tag))
 	require.NoError(f.T, err)
 
@@ -1397,7 +1402,7 @@ func testClusterMasterKilled(f *ClusterFixture) {
 		m := l.NewMutex(name)
 		require.NoError(f.T, m.Lock(ctx), "round %d", round)
 		cancel()
-		err := l.NewMutex(name).TryLock(f.Ctx)
+		err := other.NewMutex(name).TryLock(f.Ctx)
 		require.ErrorIs(f.T, err, core.ErrNotAcquired, "round %d: a contender", round)
 		assert.ErrorIs(f.T, err, core.ErrHeldByOther, "round %d: the live clusters refused the contender", round)
 		require.NoError(f.T, m.Extend(f.Ctx), "round %d", round)
