@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -151,6 +152,7 @@ func (m *Mutex) heldHere(ctx context.Context, h *lease) error {
 	m.t.contended.Store(now) // the rounds that follow are gated
 	err = m.fail(ctx, ErrNotAcquired, []error{errHeldHere})
 	m.pol.observe(ctx, m.t.name, Event{Kind: NotAcquired, Err: err}, nil, nil)
+	runtime.Gosched() // a caller that tries again at once must not starve the holder
 	return err
 }
 
