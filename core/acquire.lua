@@ -28,21 +28,23 @@
 -- Safe to repeat: a repeat finds c among the claims and returns 1 again
 -- in modes 0 and 1 when c is the only claim (2 when other rounds have
 -- joined since), and 2 in mode 2.
-local v = redis.call('GET', KEYS[1])
 local p, c, mode = ARGV[1], ARGV[2], ARGV[4]
 local status, token = 0, ''
 local claims, f
+local v = false
+-- A free lock (the common case) is taken in one command.
+if redis.call('SET', KEYS[1], p .. c .. '0000000000000000' .. '01', 'NX', 'PX', ARGV[3]) then
+  f, status = '0000000000000000', 1
+else
+  v = redis.call('GET', KEYS[1])
+end
 if v and #v >= #p + 18 and string.sub(v, 1, #p) == p then
   local k = tonumber(string.sub(v, -2), 16)
   if k and #v == #p + 16 * k + 18 then
     claims, f = string.sub(v, #p + 1, #p + 16 * k), string.sub(v, -18, -3)
   end
 end
-if not v then
-  f = '0000000000000000'
-  redis.call('SET', KEYS[1], p .. c .. f .. '01', 'PX', ARGV[3])
-  status = 1
-elseif claims then
+if claims then
   local held = false
   for i = 1, #claims, 16 do
     if string.sub(claims, i, i + 15) == c then held = true end
