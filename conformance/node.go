@@ -77,8 +77,12 @@ func replyScene(prefix string) []scriptCall {
 func replyCalls(prefix string) []scriptCall {
 	lock, fenced := lockKeys(prefix)
 	acquireP := []string{ownerP, claim2, longTTL, "1"}
+	contended := []string{ownerP, claim2, longTTL, "1", "1"} // reads before it writes
 	return []scriptCall{
 		{"acquire", lock("free"), acquireP, int64(1), ""},
+		{"acquire", lock("free-contended"), contended, int64(1), ""},
+		{"acquire", lock("other"), contended, int64(0), ""},
+		{"acquire", fenced("free-fenced-contended"), contended, []any{int64(1), int64(0), noToken}, ""},
 		{"acquire", lock("held"), acquireP, int64(2), ""},
 		{"acquire", lock("other"), acquireP, int64(0), ""},
 		{"acquire", fenced("free-fenced"), acquireP, []any{int64(1), int64(0), noToken}, ""},

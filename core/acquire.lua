@@ -10,6 +10,9 @@
 -- ARGV[4]  the mode: "0" take the lock, never refresh; "1" take it, or
 --          refresh it if P holds it; "2" refresh the holding whose claim
 --          is c (the caller holds the lock)
+-- ARGV[5]  optional: "1" when the lock is contended, so that the key is
+--          read before it is written (a refusal then costs one command);
+--          otherwise a free lock is taken in one SET NX
 --
 -- The value at the lock key is P .. claims .. F .. k: the claims are k
 -- nonces of 16 hex digits, one for each round of P that wrote the key and
@@ -32,8 +35,13 @@ local p, c, mode = ARGV[1], ARGV[2], ARGV[4]
 local status, token = 0, ''
 local claims, f
 local v = false
--- A free lock (the common case) is taken in one command.
-if redis.call('SET', KEYS[1], p .. c .. '0000000000000000' .. '01', 'NX', 'PX', ARGV[3]) then
+if ARGV[5] == '1' then
+  v = redis.call('GET', KEYS[1])
+  if not v then
+    redis.call('SET', KEYS[1], p .. c .. '0000000000000000' .. '01', 'PX', ARGV[3])
+    f, status = '0000000000000000', 1
+  end
+elseif redis.call('SET', KEYS[1], p .. c .. '0000000000000000' .. '01', 'NX', 'PX', ARGV[3]) then
   f, status = '0000000000000000', 1
 else
   v = redis.call('GET', KEYS[1])

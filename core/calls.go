@@ -58,11 +58,14 @@ func (c *call) with(args ...string) *call {
 
 // acquireCall takes the lock for owner prefix with claim, the round's
 // nonce, or refreshes the holding whose claim it is when holding is set.
+// contended has the script read the key before it writes (see
+// acquire.lua): a refusal, which a round under contention most likely
+// meets, then costs the node one command.
 // A failed acquisition takes its claim back; a failed refresh leaves what
 // it wrote to the holding, whose Unlock releases it. Fenced, it also reads
 // the counter and the round waits for every node, so that the token is
 // computed from all the counters it can read.
-func acquireCall(t *target, p *policy, prefix, claim string, holding bool) *call {
+func acquireCall(t *target, p *policy, prefix, claim string, holding, contended bool) *call {
 	mode := "0"
 	switch {
 	case p.refresh && holding:
@@ -71,6 +74,9 @@ func acquireCall(t *target, p *policy, prefix, claim string, holding bool) *call
 		mode = "1"
 	}
 	c := (&call{script: acquireScript, keys: t.lockKey, need: t.quorum, writes: true, undo: mode != "2"}).with(prefix, claim, p.ttlms, mode)
+	if contended {
+		c.args = append(c.args, "1")
+	}
 	if p.fencing {
 		c.keys, c.wait = t.keys, true
 	}

@@ -181,7 +181,7 @@ func (m *Mutex) tryLock(ctx context.Context, gated bool) error {
 		s.gate = t.gate
 	}
 	start := time.Now()
-	r := c.run(ctx, p.nodeTimeout, acquireCall(t, p, prefix, claim, cur != nil), s)
+	r := c.run(ctx, p.nodeTimeout, acquireCall(t, p, prefix, claim, cur != nil, gated), s)
 	if gated && r.t.answered[t.gate] && r.t.replies[t.gate].state == failed {
 		t.gateFailed.Store(time.Now().UnixNano()) // no gate for a TTL: a dead gate costs a node timeout
 	}
