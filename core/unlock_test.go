@@ -227,10 +227,13 @@ func TestUnlockRetriesALateLostRelease(t *testing.T) {
 	const name = "late-lost-release"
 	f := newFixture(t, 3)
 	l := f.Locker(core.WithNodeTimeout(100 * time.Millisecond))
-	other := f.Locker().NewMutex(name)
+	ol, gl := f.Locker(), f.Locker()
+	other := ol.NewMutex(name)
 	require.NoError(t, other.TryLock(f.Ctx))
-	gate := f.gate(f.Locker(), name) // Unlock waits for the gate's release: lose another node's
+	gate := f.gate(gl, name) // Unlock waits for the gate's release: lose another node's
 	require.NoError(t, other.Unlock(f.Ctx))
+	f.settle(ol) // its last release may still be on its way
+	f.settle(gl)
 	lost := (gate + 1) % 3
 	m := l.NewMutex(name)
 	require.NoError(t, m.TryLock(f.Ctx))
