@@ -144,10 +144,12 @@ func TestUnlockDoesNotWaitOutAHungGate(t *testing.T) {
 	f := newFixture(t, 3)
 	l := f.Locker(core.WithNodeTimeout(nodeTimeout))
 	m := l.NewMutex("gate-hung")
-	other := f.Locker().NewMutex("gate-hung")
+	ol := f.Locker()
+	other := ol.NewMutex("gate-hung")
 	require.NoError(t, other.TryLock(f.Ctx))
 	gate := f.gate(f.Locker(), "gate-hung") // the same node for every Locker
 	require.NoError(t, other.Unlock(f.Ctx))
+	f.settle(ol) // its last release may still be on its way
 	hung := make(chan struct{})
 	defer close(hung)
 	f.faulty[gate].On("acquire", 2, testnode.HoldThenRun(hung))
