@@ -385,7 +385,7 @@ inline expire_at(g, i) {
 	fi
 }
 #define EXPIRE(i, h) \
-	:: d_step { ((hs[i] >> (h)) & 1) && op[h] == ACQ && ((yes[h] >> (i)) & 1) -> expire(i, h); canon() }
+	:: d_step { ((hs[i] >> (h)) & 1) && op[h] == ACQ && ((yes[h] >> (i)) & 1) -> expire(i, h) }
 #define NODE(i) EXPIRE(i, 0) EXPIRE(i, 1) EXPIRE(i, 2)
 #define EXPIRABLE(g, i) 1
 #else
@@ -396,7 +396,7 @@ inline expire(s, i) {
 #define expire_at(g, i) expire(rslot[g], i)
 #define EXPIRE(s, i) \
 	:: d_step { own[(s) * N + i] != 0 && op[own[(s) * N + i] - 1] == ACQ && rslot[cur[own[(s) * N + i] - 1]] == (s) && \
-	            ((yes[own[(s) * N + i] - 1] >> (i)) & 1) -> expire(s, i); canon() }
+	            ((yes[own[(s) * N + i] - 1] >> (i)) & 1) -> expire(s, i) }
 #define NODE(i) EXPIRE(0, i) EXPIRE(1, i)
 #define EXPIRABLE(g, i) (own[rslot[g] * N + i] != 0)
 #endif
@@ -405,11 +405,11 @@ inline expire(s, i) {
 
 #if COUNTING
 #define START(c) \
-	:: d_step { IDLE_WITH_ROUND(c) && hold[c] != 1 -> hold[c] = 0; rel[c] = 0; send(c, K_ACQ, 0, 1); op[c] = ACQ; canon() }
+	:: d_step { IDLE_WITH_ROUND(c) && hold[c] != 1 -> hold[c] = 0; rel[c] = 0; send(c, K_ACQ, 0, 1); op[c] = ACQ }
 #else
 #define START(c) \
-	:: d_step { IDLE_WITH_ROUND(c) && hold[c] != 1 -> hold[c] = 0; rel[c] = 0; send(c, K_ACQ, 0, 1); op[c] = ACQ; canon() } \
-	:: d_step { IDLE_WITH_ROUND(c) && hold[c] != 1 && (used[0] + used[1] + used[2]) > 0 -> hold[c] = 0; rel[c] = 0; send(c, K_ACQ, 1, 1); op[c] = ACQ; canon() }
+	:: d_step { IDLE_WITH_ROUND(c) && hold[c] != 1 -> hold[c] = 0; rel[c] = 0; send(c, K_ACQ, 0, 1); op[c] = ACQ } \
+	:: d_step { IDLE_WITH_ROUND(c) && hold[c] != 1 && (used[0] + used[1] + used[2]) > 0 -> hold[c] = 0; rel[c] = 0; send(c, K_ACQ, 1, 1); op[c] = ACQ }
 #endif
 
 /* a release removes the claims of every round the client started before */
@@ -417,26 +417,28 @@ inline expire(s, i) {
 	START(c) \
 	:: d_step { IDLE_WITH_ROUND(c) && hold[c] != 0 -> \
 		s2 = hslot[c]; o = used[c]; send(c, K_REL, s2, 0); \
-		rmask[g2] = ((1 << o) - 1) << ((c) * B); cur[c] = 0; hold[c] = 0; rel[c] = 0; hslot[c] = 0; canon() } \
-	:: d_step { IDLE_WITH_ROUND(c) && hold[c] == 1 -> hold[c] = 2; rel[c] = 0; hslot[c] = 0; canon() } \
+		rmask[g2] = ((1 << o) - 1) << ((c) * B); cur[c] = 0; hold[c] = 0; rel[c] = 0; hslot[c] = 0 } \
+	:: d_step { IDLE_WITH_ROUND(c) && hold[c] == 1 -> hold[c] = 2; rel[c] = 0; hslot[c] = 0 } \
 	FAULT(c, 0) FAULT(c, 1) FAULT(c, 2)
 
 #define FAULT(c, i) \
-	:: d_step { faults < FAULTS && ((wt[c] >> i) & 1) -> run_then_fail(c, i); canon() } \
-	:: d_step { faults < FAULTS && ((wt[c] >> i) & 1) -> lose(c, i); canon() } \
-	:: d_step { lates < LATES && ((wt[c] >> i) & 1) -> delay(c, i); canon() }
+	:: d_step { faults < FAULTS && ((wt[c] >> i) & 1) -> run_then_fail(c, i) } \
+	:: d_step { faults < FAULTS && ((wt[c] >> i) & 1) -> lose(c, i) } \
+	:: d_step { lates < LATES && ((wt[c] >> i) & 1) -> delay(c, i) }
 
 #define CALL(g, i, b) \
-	:: d_step { (pend[g] & b) && RUNNABLE(g, i) -> run_call(g, i); canon() } \
-	:: d_step { (pend[g] & b) && RUNNABLE(g, i) && EXPIRABLE(g, i) -> expire_at(g, i); run_call(g, i); canon() } \
-	:: d_step { (upend[g] & b) -> run_undo(g, i); canon() } \
-	:: d_step { (upend[g] & b) && EXPIRABLE(g, i) -> expire_at(g, i); run_undo(g, i); canon() }
+	:: d_step { (pend[g] & b) && RUNNABLE(g, i) -> run_call(g, i) } \
+	:: d_step { (pend[g] & b) && RUNNABLE(g, i) && EXPIRABLE(g, i) -> expire_at(g, i); run_call(g, i) } \
+	:: d_step { (upend[g] & b) -> run_undo(g, i) } \
+	:: d_step { (upend[g] & b) && EXPIRABLE(g, i) -> expire_at(g, i); run_undo(g, i) }
 
 #define CALLS(g) CALL(g, 0, 1) CALL(g, 1, 2) CALL(g, 2, 4)
 
 active proctype system() {
 end:
 	do
+	:: atomic {
+		if
 	CLIENT(0)
 	CLIENT(1)
 	CLIENT(2)
@@ -446,5 +448,8 @@ end:
 	CALLS(0) CALLS(1) CALLS(2)
 	CALLS(3) CALLS(4) CALLS(5)
 	CALLS(6) CALLS(7) CALLS(8)
+		fi;
+		d_step { canon() }  /* the step, then one canon, with no state stored in between */
+	}
 	od
 }
