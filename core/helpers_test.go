@@ -79,6 +79,17 @@ func (f *fixture) gate(l *core.Locker, name string) int {
 	return gate
 }
 
+// await waits up to five seconds for ch to be closed, and fails the test
+// with never (what did not happen) otherwise.
+func (f *fixture) await(ch <-chan struct{}, never string) {
+	f.T.Helper()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		f.T.Fatal(never)
+	}
+}
+
 // closed reports whether ch is closed or has a value ready.
 func closed(ch <-chan struct{}) bool {
 	select {

@@ -125,11 +125,7 @@ func TestUnlockWaitsForTheGatesAcquire(t *testing.T) {
 	time.AfterFunc(100*time.Millisecond, func() { close(landing) })
 	require.NoError(t, holder.TryLock(f.Ctx), "two nodes of three grant")
 	require.NoError(t, holder.Unlock(f.Ctx))
-	select {
-	case <-landed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the gate's acquire never landed")
-	}
+	f.await(landed, "the gate's acquire never landed")
 	err := l2.NewMutex("gate-late").TryLock(f.Ctx)
 	close(tried)
 	require.NoError(t, err, "the gate held the lock that Unlock released")
@@ -192,11 +188,7 @@ func TestLateReleaseOvertakenByItsAcquire(t *testing.T) {
 	f.faulty[2].On("release", 1, testnode.Signal(released))
 	require.NoError(t, m.TryLock(f.Ctx), "nodes 0 and 1 grant")
 	require.NoError(t, m.Unlock(f.Ctx))
-	select {
-	case <-released:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the late release never ran")
-	}
+	f.await(released, "the late release never ran")
 	close(landing)
 	f.settle(l)
 	assert.Empty(t, f.Holders("overtaken"), "the acquire that overtook its release left its key")
