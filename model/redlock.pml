@@ -672,27 +672,47 @@ inline start_unlock(c) {
    of the nodes are one: after every step the nodes are sorted by all that
    is known of each (canon), and one state per orbit is stored. */
 hidden int sg[9];   /* per node i: sg[3i], sg[3i+1], sg[3i+2] */
-hidden byte sx, sy;
+hidden byte sx, sy, k;
 
 #define SWAPBIT(m, a, b) if :: (((m) >> (a)) & 1) != (((m) >> (b)) & 1) -> m = m ^ (BIT(a) | BIT(b)) :: else fi
 
-inline sig(i) {
-	sg[3 * i] = own[i] + (cl[i] << 2) + (F[i] << 14) + (cnt[i] << 18) + (out[i] << 22) +
-	            ((lateg != 255 && latei == i) -> (1 << 23) : 0) + (cexp[i] << 24);
-	sg[3 * i + 1] = 0; sg[3 * i + 2] = 0;
+/* the signatures of the three nodes, each a loop over the rounds and the
+   clients shared by the three */
+inline sigs() {
+	k = 0;
+	do
+	:: k < 3 ->
+		sg[3 * k] = own[k] + (cl[k] << 2) + (F[k] << 14) + (cnt[k] << 18) + (out[k] << 22) +
+		            ((lateg != 255 && latei == k) -> (1 << 23) : 0) + (cexp[k] << 24);
+		sg[3 * k + 1] = 0; sg[3 * k + 2] = 0;
+		k++
+	:: else -> break
+	od;
 	j = 0;
 	do
 	:: j < NR ->
-		sg[3 * i + 1] = sg[3 * i + 1] + (((pend[j] >> i) & 1) << j) + (((upend[j] >> i) & 1) << (j + 12));
+		if
+		:: (pend[j] | upend[j]) != 0 ->
+			sg[1] = sg[1] + ((pend[j] & 1) << j) + ((upend[j] & 1) << (j + 12));
+			sg[4] = sg[4] + (((pend[j] >> 1) & 1) << j) + (((upend[j] >> 1) & 1) << (j + 12));
+			sg[7] = sg[7] + (((pend[j] >> 2) & 1) << j) + (((upend[j] >> 2) & 1) << (j + 12))
+		:: else
+		fi;
 		j++
 	:: else -> break
 	od;
 	j = 0;
 	do
 	:: j < NC ->
-		sg[3 * i + 2] = sg[3 * i + 2] + ((((wt[j] >> i) & 1) + (((yes[j] >> i) & 1) << 1) + (((fresh[j] >> i) & 1) << 2) +
-		                (((rf[j] >> i) & 1) << 3) + (((no[j] >> i) & 1) << 4) + (((ayes[j] >> i) & 1) << 5) +
-		                (((ano[j] >> i) & 1) << 6) + (((rel[j] >> i) & 1) << 7)) << (8 * j));
+		k = 0;
+		do
+		:: k < 3 ->
+			sg[3 * k + 2] = sg[3 * k + 2] + ((((wt[j] >> k) & 1) + (((yes[j] >> k) & 1) << 1) + (((fresh[j] >> k) & 1) << 2) +
+			                (((rf[j] >> k) & 1) << 3) + (((no[j] >> k) & 1) << 4) + (((ayes[j] >> k) & 1) << 5) +
+			                (((ano[j] >> k) & 1) << 6) + (((rel[j] >> k) & 1) << 7)) << (8 * j));
+			k++
+		:: else -> break
+		od;
 		j++
 	:: else -> break
 	od;
@@ -738,7 +758,7 @@ inline swapnodes(a, b) {
 
 inline canon() {
 #if SYMMETRY
-	sig(0); sig(1); sig(2);
+	sigs();
 	if :: AFTER(0, 1) -> swapnodes(0, 1) :: else fi;
 	if :: AFTER(1, 2) -> swapnodes(1, 2) :: else fi;
 	if :: AFTER(0, 1) -> swapnodes(0, 1) :: else fi;
