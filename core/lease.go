@@ -27,7 +27,7 @@ type lease struct {
 	until   time.Time // end of validity
 	ended   bool
 	err     error         // why it ended: ErrNotHeld after Unlock, else a loss
-	done    chan struct{} // closed when it ends
+	done    chan struct{} // closed when it ends; made by doneChan, for Mutex.Done
 	onEnd   []func(error)
 	watched bool      // in the keeper's schedule
 	extend  bool      // the keeper keeps it alive; false: it only watches for the loss time
@@ -51,7 +51,21 @@ type scheduler interface {
 
 func newLease(t *target, p *policy, k scheduler, prefix, claim string, fence uint64, start, until time.Time, won *round) *lease {
 	return &lease{t: t, pol: p, k: k, prefix: prefix, claim: claim, fence: fence, start: start, until: until, won: won,
-		done: make(chan struct{}), index: -1, next: start.Add(p.every)}
+		index: -1, next: start.Add(p.every)}
+}
+
+// doneChan returns the channel that is closed when the lease ends: made on
+// first use, so that a holding nobody watches costs no channel.
+func (ls *lease) doneChan() <-chan struct{} {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.done == nil {
+		if ls.ended {
+			return closedChan
+		}
+		ls.done = make(chan struct{})
+	}
+	return ls.done
 }
 
 // validUntil returns the end of validity, the zero Time once the lease has
@@ -106,7 +120,9 @@ func (ls *lease) end(err error) {
 	ls.ended, ls.err = true, err
 	fns, watched := ls.onEnd, ls.watched
 	ls.onEnd = nil
-	close(ls.done)
+	if ls.done != nil {
+		close(ls.done)
+	}
 	ls.mu.Unlock()
 	ls.t.holder.CompareAndSwap(ls, nil)
 	ls.pol.observe(nil, ls.t.name, Event{Kind: Ended, Took: time.Since(ls.start), Err: err}, nil, nil)

@@ -303,7 +303,7 @@ func (m *Mutex) Done() <-chan struct{} {
 		return closedChan
 	}
 	ls.watch(false)
-	return ls.done
+	return ls.doneChan()
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
