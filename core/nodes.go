@@ -22,10 +22,11 @@ const quietFor = time.Second
 // nodeSet is the nodes of a Locker as rounds and the keeper reach them:
 // every call to a node goes through eval.
 type nodeSet struct {
-	nodes   []Node
-	quorum  int
-	pending pending        // node calls running in the background (see Locker.Wait)
-	quiet   []atomic.Int64 // by node: no repeats until then, in Unix ns (see quietFor)
+	nodes     []Node
+	quorum    int
+	pending   pending        // node calls running in the background (see Locker.Wait)
+	quiet     []atomic.Int64 // by node: no repeats until then, in Unix ns (see quietFor)
+	deadlines deadlines      // the node deadline its rounds share
 }
 
 func newNodeSet(nodes []Node) nodeSet {

@@ -70,17 +70,21 @@ type round struct {
 	parent   context.Context // the caller's
 	ctx      context.Context // the calls': the node timeout, over parent unless the call is detached
 	cancel   context.CancelFunc
-	replies  chan indexed
-	inFlight atomic.Int32 // node goroutines not yet finished
-	pending  int          // calls whose reply collect has not seen
-	await    int          // a node whose reply a successful round waits for, or -1
+	nctx     nodeCtx       // ctx under a shared deadline (see deadlines)
+	replies  chan int      // the nodes whose reply is in got, as they come
+	got      []reply       // by node: its reply, written by its call before it is sent on replies
+	inFlight atomic.Int32  // node calls not yet finished
+	allIn    chan struct{} // made by settle while calls are in flight, closed when the last has landed
+	pending  int           // calls whose reply collect has not seen
+	await    int           // a node whose reply a successful round waits for, or -1
 	t        tally
 	took     time.Duration // from the start of run to the decision
 
-	// For calls that write: closed by keep or undo, which the node
-	// goroutines wait for before they finish.
-	decided chan struct{}
-	undone  bool // set before decided is closed: the round failed
+	// For calls that write or settle (decides): opened by keep, undo or
+	// settleHeard, which the node goroutines wait for before they finish.
+	decides bool
+	decided latch
+	undone  bool // set before decided opens: the round failed
 
 	// After keep: the nodes whose call came back only after the decision,
 	// and the call they get once they land (see releaseLate).
@@ -101,17 +105,13 @@ type round struct {
 		replies  [inlineNodes]reply
 		answered [inlineNodes]bool
 		landed   [inlineNodes]bool
+		got      [inlineNodes]reply
 		calls    [inlineNodes]int
 	}
 }
 
 // inlineNodes is the most nodes whose round state comes inline.
 const inlineNodes = 7
-
-type indexed struct {
-	node int
-	reply
-}
 
 // run sends c to the nodes in shape s, each call bounded by timeout, and
 // returns once the round is decided (see call.decided) or ctx ends. Calls
@@ -127,7 +127,8 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 		r.t.replies, r.t.answered = make([]reply, n), make([]bool, n)
 	}
 	if c.writes || c.settles {
-		r.decided = make(chan struct{})
+		r.decides = true
+		r.decided.arm()
 	}
 	if c.writes {
 		if n <= len(r.inline.landed) {
@@ -137,7 +138,7 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 		}
 	}
 	base := ctx
-	if c.detach {
+	if c.detach && ctx.Done() != nil {
 		base = context.WithoutCancel(ctx)
 	}
 	if n == 1 {
@@ -150,7 +151,7 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 		}
 		return r
 	}
-	r.ctx, r.cancel = context.WithTimeout(base, timeout)
+	r.bound(base)
 	skip := s.skip
 	gateLetThrough := false
 	if s.gate >= 0 && (skip == nil || !skip[s.gate]) {
@@ -171,10 +172,15 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 			// A hung gate took the whole node timeout: the other nodes get
 			// one of their own, as if the round began now.
 			r.cancel()
-			r.ctx, r.cancel = context.WithTimeout(base, timeout)
+			r.bound(base)
 		}
 	}
-	r.replies = make(chan indexed, n)
+	r.replies = make(chan int, n)
+	if n <= len(r.inline.got) {
+		r.got = r.inline.got[:n:n]
+	} else {
+		r.got = make([]reply, n)
+	}
 	calls := r.inline.calls[:0]
 	for k := range n {
 		i := k
@@ -198,7 +204,7 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 	}
 	for _, i := range calls {
 		ns.pending.add()
-		go r.call(i, gateLetThrough)
+		nodeTask{r, i, gateLetThrough}.start()
 	}
 	r.collect(ctx)
 	r.took = time.Since(start)
@@ -208,7 +214,7 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 	return r
 }
 
-// call sends the round's call to node i, from a goroutine of its own, and
+// call sends the round's call to node i, from a worker (see nodeTask), and
 // lands it. gateLetThrough is set when the lock's gate granted first.
 func (r *round) call(i int, gateLetThrough bool) {
 	defer r.s.pending.done()
@@ -227,17 +233,29 @@ func (r *round) call(i int, gateLetThrough bool) {
 			rep = r.eval(i)
 		}
 	}
-	r.replies <- indexed{i, rep}
+	r.got[i] = rep
+	r.replies <- i
 	r.land(i, rep)
+}
+
+// bound sets the round's context for its node calls: the node timeout
+// from now, over base.
+func (r *round) bound(base context.Context) {
+	if base.Done() != nil {
+		r.ctx, r.cancel = context.WithTimeout(base, r.timeout)
+		return
+	}
+	r.nctx = nodeCtx{Context: r.s.deadlines.after(r.timeout), values: base}
+	r.ctx, r.cancel = &r.nctx, func() {}
 }
 
 // collect reads replies until the round is decided or ctx ends.
 func (r *round) collect(ctx context.Context) {
 	for r.pending > 0 && !r.heard() {
 		select {
-		case in := <-r.replies:
+		case i := <-r.replies:
 			r.pending--
-			r.t.add(in.node, in.reply)
+			r.t.add(i, r.got[i])
 		case <-ctx.Done():
 			return
 		}
@@ -277,8 +295,8 @@ func (r *round) eval(i int) reply {
 // gives it the late call, if collect had not seen the reply. The last call
 // to finish releases the round's context.
 func (r *round) land(i int, rep reply) {
-	if r.decided != nil {
-		<-r.decided
+	if r.decides {
+		r.decided.wait()
 		switch {
 		case r.t.answered[i]:
 			// collect saw the reply: keep, undo or settleHeard has dealt with it.
@@ -309,6 +327,11 @@ func (r *round) land(i int, rep reply) {
 	}
 	if r.inFlight.Add(-1) == 0 {
 		r.cancel()
+		r.late.Lock()
+		if r.allIn != nil {
+			close(r.allIn)
+		}
+		r.late.Unlock()
 	}
 }
 
@@ -321,7 +344,7 @@ func (r *round) settleHeard() {
 			r.resettle(i, rep)
 		}
 	}
-	close(r.decided)
+	r.decided.open()
 }
 
 // resettle asks node i again for the round's release, in the background,
@@ -360,7 +383,7 @@ func (r *round) unsure() uint64 {
 // keep settles a round that succeeded: what it wrote stays.
 func (r *round) keep() {
 	if r.c.writes {
-		close(r.decided)
+		r.decided.open()
 	}
 }
 
@@ -379,12 +402,12 @@ func (r *round) undo(started time.Time) {
 		return
 	}
 	if !r.c.undo {
-		close(r.decided)
+		r.decided.open()
 		return
 	}
 	r.drain(min(max(time.Since(started), time.Millisecond), r.timeout))
 	r.undone = true
-	close(r.decided)
+	r.decided.open()
 	var wg sync.WaitGroup
 	for i, rep := range r.t.replies {
 		if !r.t.answered[i] || rep.state == refused || rep.unsent {
@@ -415,13 +438,13 @@ func (r *round) drain(grace time.Duration) {
 	if r.pending == 0 {
 		return
 	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
+	t := startTimer(grace)
+	defer stopTimer(t)
 	for r.pending > 0 {
 		select {
-		case in := <-r.replies:
+		case i := <-r.replies:
 			r.pending--
-			r.t.add(in.node, in.reply)
+			r.t.add(i, r.got[i])
 		case <-t.C:
 			return
 		}
@@ -454,13 +477,20 @@ const undoRetries = 2
 // microseconds; releasing it together with the others, rather than once
 // it lands, leaves the lock free when Unlock returns.
 func (r *round) settle() {
+	r.late.Lock()
 	if r.inFlight.Load() == 0 {
+		r.late.Unlock()
 		return
 	}
-	t := time.NewTimer(min(max(r.took, time.Millisecond), r.timeout))
-	defer t.Stop()
+	if r.allIn == nil {
+		r.allIn = make(chan struct{})
+	}
+	allIn := r.allIn
+	r.late.Unlock()
+	t := startTimer(min(max(r.took, time.Millisecond), r.timeout))
+	defer stopTimer(t)
 	select {
-	case <-r.ctx.Done(): // every call has landed, or the node timeout passed
+	case <-allIn:
 	case <-t.C:
 	}
 }
@@ -482,8 +512,8 @@ func (r *round) waitLanded(i int) bool {
 	ch := make(chan struct{})
 	r.waitNode, r.waitCh = i, ch
 	r.late.Unlock()
-	t := time.NewTimer(min(max(gateWaitRounds*r.took, gateWait), r.timeout))
-	defer t.Stop()
+	t := startTimer(min(max(gateWaitRounds*r.took, gateWait), r.timeout))
+	defer stopTimer(t)
 	landed := true
 	select {
 	case <-ch:
