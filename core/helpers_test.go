@@ -55,8 +55,8 @@ func (f *fixture) shorten(name string) {
 	f.OnAll("PEXPIRE", core.Key(name), "1000")
 }
 
-// gate finds the gate node of the lock called name, held by another
-// Locker, as l's rounds see it: l meets the holder, so that its rounds are
+// gate finds the gate node of the lock called name, held on every node by
+// another Locker (settle that Locker first), as l's rounds see it: l meets the holder, so that its rounds are
 // gated, and the node its next round asks alone is the gate.
 func (f *fixture) gate(l *core.Locker, name string) int {
 	f.T.Helper()

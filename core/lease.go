@@ -28,6 +28,7 @@ type lease struct {
 	ended   bool
 	err     error         // why it ended: ErrNotHeld after Unlock, else a loss
 	done    chan struct{} // closed when it ends; made by doneChan, for Mutex.Done
+	release flight        // the Unlock that releases it, which TryLocks wait for (see target.releasing)
 	onEnd   []func(error)
 	watched bool      // in the keeper's schedule
 	extend  bool      // the keeper keeps it alive; false: it only watches for the loss time

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -24,6 +25,8 @@ type Mutex struct {
 
 	mu  sync.Mutex
 	cur *lease // the current holding, nil when none
+
+	prefixes atomic.Pointer[cachedPrefix] // the last owner prefix of this handle
 }
 
 // Name returns the lock's name.
@@ -38,7 +41,15 @@ func (m *Mutex) prefix(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return m.t.prefixOf(id, m.pol.metadata)
+	if p := m.prefixes.Load(); p != nil && p.id == id && p.meta == m.pol.metadata {
+		return p.prefix, nil // the target's cache serves the lock's other handles
+	}
+	p, err := m.t.prefixOf(id, m.pol.metadata)
+	if err != nil {
+		return "", err
+	}
+	m.prefixes.Store(p)
+	return p.prefix, nil
 }
 
 // holding returns the current lease when it is prefix's, nil otherwise.
@@ -109,7 +120,17 @@ func (m *Mutex) Fence() uint64 {
 // While another owner's Mutex of the same Locker holds the lock, within
 // its validity, TryLock fails at once without a round: the error wraps
 // ErrNotAcquired and ErrHeldByOther, with no NodeError. (The holder's
-// validity proves that every round would be refused.)
+// validity proves that every round would be refused.) While another
+// owner's Mutex of the same Locker releases it, TryLock first waits for
+// that Unlock. While another owner's TryLock on the same Locker has its
+// round in flight, TryLock waits for that round instead of making one
+// alongside it: when it wins, or a quorum refused it because another owner
+// holds the lock, TryLock fails in the same way; otherwise (the round
+// failed on node errors, or its context ended) TryLock makes its own
+// round. So the Mutexes of a Locker make one round at a time for a lock,
+// however many goroutines try it, and do not split the nodes' votes among
+// themselves; a TryLock still takes one round at most, and the one it
+// waited for.
 //
 // It returns the option or name error of NewMutex, or the Owner's error,
 // without touching the network.
@@ -117,9 +138,42 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	if m.err != nil {
 		return m.err
 	}
-	if h := m.t.holder.Load(); h != nil && h.live() {
-		if err := m.heldHere(ctx, h); err != nil {
+	prefix, err := m.prefix(ctx)
+	if err != nil {
+		return err
+	}
+	t := m.t
+	if h := t.holder.Load(); h != nil && h.prefix != prefix && h.live() {
+		return m.turnAway(ctx, errHeldHere)
+	}
+	if ls := t.releasing.Load(); ls != nil && ls.prefix != prefix {
+		if ended, _ := ls.release.wait(ctx); !ended {
+			return m.givenUp(ctx)
+		}
+		if h := t.holder.Load(); h != nil && h.prefix != prefix && h.live() {
+			return m.turnAway(ctx, errHeldHere) // handed over to a Lock
+		}
+	}
+	a := t.trying.Load()
+	if a == nil {
+		own := &tryRound{prefix: prefix}
+		if t.trying.CompareAndSwap(nil, own) {
+			err := m.try(ctx)
+			t.trying.CompareAndSwap(own, nil)
+			own.end(err)
 			return err
+		}
+		a = t.trying.Load()
+	}
+	if a != nil && a.prefix != prefix {
+		ended, err := a.wait(ctx)
+		switch {
+		case !ended:
+			return m.givenUp(ctx)
+		case err == nil:
+			return m.turnAway(ctx, errHeldHere)
+		case hopeless(err) && errors.Is(err, ErrHeldByOther):
+			return m.turnAway(ctx, errHeldSeen)
 		}
 	}
 	return m.try(ctx)
@@ -138,25 +192,76 @@ func (m *Mutex) try(ctx context.Context) error {
 	return err
 }
 
-// heldHere returns the error of a TryLock that h, a valid holding of the
-// lock by a Mutex of the Locker, turns away without a round: when h is
-// another owner's. It returns nil when h is ctx's owner's (a round then
-// refreshes it) or the owner cannot be told.
-func (m *Mutex) heldHere(ctx context.Context, h *lease) error {
-	prefix, err := m.prefix(ctx)
-	if err != nil || prefix == h.prefix {
-		return nil
-	}
-	now := time.Now().UnixNano()
-	m.t.touch(now)
-	m.t.contended.Store(now) // the rounds that follow are gated
-	err = m.fail(ctx, ErrNotAcquired, []error{errHeldHere})
+// turnAway returns the error of a TryLock that fails without a round of
+// its own because of what the Locker knows (see TryLock), with cause its
+// reason. It does not count as contention for the gate (see target.gated):
+// the Mutexes of one Locker make one round at a time for a lock, so their
+// votes do not split.
+func (m *Mutex) turnAway(ctx context.Context, cause error) error {
+	m.t.touch(time.Now().UnixNano())
+	err := m.fail(ctx, ErrNotAcquired, []error{cause})
 	m.pol.observe(ctx, m.t.name, Event{Kind: NotAcquired, Err: err}, nil, nil)
 	runtime.Gosched() // a caller that tries again at once must not starve the holder
 	return err
 }
 
-var errHeldHere = fmt.Errorf("%w: a Mutex of this Locker holds it", ErrHeldByOther)
+// givenUp returns the error of a TryLock whose ctx ended while it waited
+// for another Mutex's round (see TryLock).
+func (m *Mutex) givenUp(ctx context.Context) error {
+	err := m.fail(ctx, ErrNotAcquired, nil)
+	m.pol.observe(ctx, m.t.name, Event{Kind: NotAcquired, Err: err}, nil, nil)
+	return err
+}
+
+var (
+	errHeldHere = fmt.Errorf("%w: a Mutex of this Locker holds it", ErrHeldByOther)
+	errHeldSeen = fmt.Errorf("%w: a round of this Locker found it held", ErrHeldByOther)
+)
+
+// tryRound is a TryLock round in flight for a lock, which other owners'
+// TryLocks on the same Locker wait for (see TryLock).
+type tryRound struct {
+	prefix string // its owner's
+	flight
+}
+
+// flight is an operation in flight that others wait for, and its outcome.
+type flight struct {
+	mu    sync.Mutex
+	ended bool
+	err   error         // the outcome, once ended
+	done  chan struct{} // made by the first waiter, closed by end
+}
+
+// end records the outcome and lets the waiters go.
+func (f *flight) end(err error) {
+	f.mu.Lock()
+	f.ended, f.err = true, err
+	if f.done != nil {
+		close(f.done)
+	}
+	f.mu.Unlock()
+}
+
+// wait reports whether the operation ended before ctx did, and its outcome.
+func (f *flight) wait(ctx context.Context) (bool, error) {
+	f.mu.Lock()
+	if f.ended {
+		f.mu.Unlock()
+		return true, f.err
+	}
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	done := f.done
+	f.mu.Unlock()
+	select {
+	case <-done:
+		return true, f.err
+	case <-ctx.Done():
+		return false, nil
+	}
+}
 
 // tryLock makes one acquisition round. gated, for rounds under contention,
 // asks the lock's gate node first and alone and ends the round at once if it
@@ -505,10 +610,19 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 		ls = nil
 	}
 	m.mu.Unlock()
-	if ls != nil {
-		ls.end(ErrNotHeld) // stop keeping it alive before releasing it
+	if ls == nil {
+		return m.c.unlock(ctx, m.t, m.pol, prefix, nil)
 	}
-	return m.c.unlock(ctx, m.t, m.pol, prefix, ls)
+	// Other owners' TryLocks wait for the release (see TryLock): their
+	// rounds would only meet this owner's keys.
+	releasing := m.t.releasing.CompareAndSwap(nil, ls)
+	ls.end(ErrNotHeld) // stop keeping it alive before releasing it
+	err = m.c.unlock(ctx, m.t, m.pol, prefix, ls)
+	if releasing {
+		m.t.releasing.CompareAndSwap(ls, nil)
+		ls.release.end(err)
+	}
+	return err
 }
 
 // Extend resets the lock's TTL on every node where ctx's owner holds it; it

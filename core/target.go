@@ -31,22 +31,28 @@ type target struct {
 	// TryLock of another owner fails at once while it is valid (see
 	// Mutex.TryLock).
 	holder atomic.Pointer[lease]
+	// The holding that an Unlock of a Mutex of the Locker is releasing,
+	// until its round is done (see lease.release).
+	releasing atomic.Pointer[lease]
+	// The TryLock round in flight from a Mutex of the Locker, if any.
+	trying atomic.Pointer[tryRound]
 }
 
 type cachedPrefix struct{ id, meta, prefix string }
 
 // prefixOf returns the prefix of the values that owner id stores with
 // metadata meta (see ownerPrefix).
-func (t *target) prefixOf(id, meta string) (string, error) {
+func (t *target) prefixOf(id, meta string) (*cachedPrefix, error) {
 	if p := t.prefix.Load(); p != nil && p.id == id && p.meta == meta {
-		return p.prefix, nil
+		return p, nil
 	}
 	prefix, err := ownerPrefix(id, meta)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	t.prefix.Store(&cachedPrefix{id, meta, prefix})
-	return prefix, nil
+	p := &cachedPrefix{id, meta, prefix}
+	t.prefix.Store(p)
+	return p, nil
 }
 
 // touch notes that the lock is in use at now (Unix ns), at most once a
