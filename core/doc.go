@@ -44,10 +44,15 @@
 // wait on one lock queue up and are woken one at a time by the release
 // notifications of nodes that implement Subscriber, and a holder that
 // unlocks hands the lock to the first waiter of its own Locker in one
-// round (see Mutex.Lock and Mutex.Unlock).
+// round (see Mutex.Lock and Mutex.Unlock). The TryLocks of one Locker make
+// one round at a time for a lock: the others wait for its outcome, or fail
+// at once while a Mutex of the Locker holds the lock (see Mutex.TryLock).
 //
 // Rounds return as soon as their outcome is decided and finish the rest in
-// the background; call Locker.Wait before closing the nodes' clients.
+// the background; call Locker.Wait before closing the nodes' clients. The
+// node calls run on goroutines that live on between rounds and end after
+// a second without a call, so a process that has locked lately keeps as
+// many as it had calls in flight at once.
 //
 // # Fencing
 //

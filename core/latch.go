@@ -30,14 +30,22 @@ var timers sync.Pool
 // startTimer returns a timer that fires after d; stop it with stopTimer.
 func startTimer(d time.Duration) *time.Timer {
 	if t, ok := timers.Get().(*time.Timer); ok {
-		t.Reset(d) // stopped, so its channel is empty (Go 1.23 timers)
+		t.Reset(d) // stopped with an empty channel (see stopTimer)
 		return t
 	}
 	return time.NewTimer(d)
 }
 
-// stopTimer stops t and keeps it for startTimer.
+// stopTimer stops t and keeps it for startTimer. A timer that had fired
+// unread still holds its expiry in its channel under the timers of Go
+// before 1.23 (which a program whose go.mod says so still gets): it is
+// taken out, so that the next wait does not end at once.
 func stopTimer(t *time.Timer) {
-	t.Stop()
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
 	timers.Put(t)
 }

@@ -117,8 +117,12 @@ func WithDriftFactor(factor float64) Option {
 }
 
 // WithNodeTimeout bounds each node's answer in one round, so that a dead or
-// stopped node costs a round at most this long. The default is TTL/20,
-// capped at 500ms. It must be positive, and
+// stopped node costs a round at most this long. (Rounds begun within a
+// millisecond of one another share one deadline, so that a round costs no
+// timer of its own: a call may be given up to a millisecond more, or a
+// sixteenth of the timeout when that is less. Validity counts the time a
+// round took, whatever it was.) The default is TTL/20, capped at 500ms. It
+// must be positive, and
 //
 //	node timeout + keep-alive period < TTL − drift
 //

@@ -18,8 +18,9 @@ type nodeTask struct {
 
 var tasks = make(chan nodeTask)
 
-// workerIdle is how long a worker waits for a call before it ends.
-const workerIdle = 10 * time.Second
+// workerIdle is how long a worker waits for a call before it ends: a
+// process that has stopped locking has none left a second later.
+const workerIdle = time.Second
 
 // start runs t on a worker.
 func (t nodeTask) start() {
@@ -31,16 +32,18 @@ func (t nodeTask) start() {
 }
 
 // work runs t, then the calls handed to it, until it has been idle for
-// workerIdle.
+// workerIdle. It holds no round while it waits.
 func work(t nodeTask) {
-	t.r.call(t.node, t.gateLetThrough)
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
+		t.r.call(t.node, t.gateLetThrough)
+		t = nodeTask{}
+		// An expiry left unread (under the timers of Go before 1.23) only
+		// ends this worker early.
+		idle.Reset(workerIdle)
 		select {
 		case t = <-tasks:
-			t.r.call(t.node, t.gateLetThrough)
-			idle.Reset(workerIdle)
 		case <-idle.C:
 			return
 		}
