@@ -75,7 +75,7 @@ func TestTryLockWaitsForRoundInFlight(t *testing.T) {
 }
 
 // When the round it waited for fails on node errors, not because the lock
-// is held, the waiting TryLock makes its own round.
+// is held, the waiting TryLock makes its own round and gets the lock.
 func TestTryLockAfterFailedRoundInFlight(t *testing.T) {
 	f := newFixture(t, 3)
 	l := f.Locker()
@@ -84,7 +84,7 @@ func TestTryLockAfterFailedRoundInFlight(t *testing.T) {
 		<-released
 		return nil, testnode.ErrDropped // lost on the way: nothing ran
 	}
-	called := f.arrive("acquire", lost, 0, 1)
+	called := f.arrive("acquire", lost, 0, 1, 2)
 	first := make(chan error, 1)
 	go func() { first <- l.NewMutex("failed-in-flight").TryLock(f.Ctx) }()
 	f.await(called, "the first round never reached the nodes")
@@ -99,8 +99,10 @@ func TestTryLockAfterFailedRoundInFlight(t *testing.T) {
 	err := <-first
 	require.ErrorIs(t, err, core.ErrNotAcquired)
 	assert.NotErrorIs(t, err, core.ErrHeldByOther)
-	require.NoError(t, <-second, "the lock was free once the failed round was undone")
-	assert.Equal(t, []int{0, 1, 2}, f.Holders("failed-in-flight"))
+	require.NoError(t, <-second, "turned away after a round that found nothing")
+	f.settle(l)
+	assert.Equal(t, 6, f.acquires(), "two rounds: the failed one and its own")
+	assert.Equal(t, []int{0, 1, 2}, f.Holders("failed-in-flight"), "its own round, on every node")
 	require.NoError(t, m.Unlock(f.Ctx))
 }
 

@@ -143,7 +143,7 @@ func TestUnlockDoesNotWaitOutAHungGate(t *testing.T) {
 	ol := f.Locker()
 	other := ol.NewMutex("gate-hung")
 	require.NoError(t, other.TryLock(f.Ctx))
-	f.settle(ol) // held on every node: the gate refuses
+	f.settle(ol)                            // held on every node: the gate refuses
 	gate := f.gate(f.Locker(), "gate-hung") // the same node for every Locker
 	require.NoError(t, other.Unlock(f.Ctx))
 	f.settle(ol) // its last release may still be on its way
@@ -225,7 +225,7 @@ func TestUnlockRetriesALateLostRelease(t *testing.T) {
 	ol, gl := f.Locker(), f.Locker()
 	other := ol.NewMutex(name)
 	require.NoError(t, other.TryLock(f.Ctx))
-	f.settle(ol) // held on every node: the gate refuses
+	f.settle(ol)             // held on every node: the gate refuses
 	gate := f.gate(gl, name) // Unlock waits for the gate's release: lose another node's
 	require.NoError(t, other.Unlock(f.Ctx))
 	f.settle(ol) // its last release may still be on its way
