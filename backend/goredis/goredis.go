@@ -56,6 +56,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -139,21 +140,29 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 
 func (n *node) eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
 	buf := argvPool.Get().(*[]any)
-	argv := (*buf)[:0]
-	for _, a := range args {
-		argv = append(argv, a)
-	}
-	v, err := n.client.EvalSha(ctx, script.Hash(), keys, argv...).Result()
+	argv := evalArgs((*buf)[:0], nameEvalSha, hashOf(script), keys, args)
+	v, err := n.run(ctx, argv, len(keys))
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		v, err = n.client.Eval(ctx, script.Source(), keys, argv...).Result()
+		argv[0], argv[1] = nameEval, script.Source()
+		v, err = n.run(ctx, argv, len(keys))
 	}
-	clear(argv) // go-redis copied the args into its command
+	clear(argv) // keep no reference to the call's strings
 	*buf = argv[:0]
 	argvPool.Put(buf)
 	if err == redis.Nil {
 		return nil, nil
 	}
 	return v, err
+}
+
+// run sends the command argv, whose keys start at its fourth argument.
+func (n *node) run(ctx context.Context, argv []any, keys int) (any, error) {
+	cmd := redis.NewCmd(ctx, argv...)
+	if keys > 0 {
+		cmd.SetFirstKeyPos(3) // where a cluster client finds the slot, as EvalSha has it
+	}
+	_ = n.client.Process(ctx, cmd)
+	return cmd.Result()
 }
 
 // EvalBatch sends every call in one pipeline (core.Batcher), then the calls
@@ -180,7 +189,7 @@ func (n *node) evalBatch(ctx context.Context, calls []core.Call) {
 	cmds := make([]*redis.Cmd, len(calls))
 	pipe := n.client.Pipeline()
 	for i, c := range calls {
-		cmds[i] = pipe.EvalSha(ctx, c.Script.Hash(), c.Keys, argv(c.Args)...)
+		cmds[i] = queue(ctx, pipe, nameEvalSha, hashOf(c.Script), c)
 	}
 	_, execErr := pipe.Exec(ctx)
 	var retry []int
@@ -192,8 +201,7 @@ func (n *node) evalBatch(ctx context.Context, calls []core.Call) {
 	if len(retry) > 0 {
 		pipe = n.client.Pipeline()
 		for _, i := range retry {
-			c := calls[i]
-			cmds[i] = pipe.Eval(ctx, c.Script.Source(), c.Keys, argv(c.Args)...)
+			cmds[i] = queue(ctx, pipe, nameEval, calls[i].Script.Source(), calls[i])
 		}
 		_, execErr = pipe.Exec(ctx)
 	}
@@ -209,16 +217,63 @@ func (n *node) evalBatch(ctx context.Context, calls []core.Call) {
 	}
 }
 
-// argvPool holds the argument slices of eval, which go-redis copies.
-var argvPool = sync.Pool{New: func() any { s := make([]any, 0, 8); return &s }}
+// queue adds c to pipe as the command name (EVALSHA or EVAL) with
+// payload (the script's hash or source).
+func queue(ctx context.Context, pipe redis.Pipeliner, name, payload any, c core.Call) *redis.Cmd {
+	cmd := redis.NewCmd(ctx, evalArgs(make([]any, 0, 3+len(c.Keys)+len(c.Args)), name, payload, c.Keys, c.Args)...)
+	if len(c.Keys) > 0 {
+		cmd.SetFirstKeyPos(3)
+	}
+	_ = pipe.Process(ctx, cmd)
+	return cmd
+}
 
-func argv(args []string) []any {
-	out := make([]any, len(args))
-	for i, a := range args {
-		out[i] = a
+// The names of the commands, boxed once.
+var nameEvalSha, nameEval any = "evalsha", "eval"
+
+// hashes holds the hash of each script as an interface value, boxed once
+// per script rather than once per call.
+var hashes sync.Map // *core.Script → any
+
+func hashOf(s *core.Script) any {
+	if h, ok := hashes.Load(s); ok {
+		return h
+	}
+	h, _ := hashes.LoadOrStore(s, any(s.Hash()))
+	return h
+}
+
+// evalArgs appends to out the arguments of EVALSHA or EVAL (name) with
+// payload, keys and args, as go-redis's EvalSha has them, except that args
+// go by reference (see scriptArg).
+func evalArgs(out []any, name, payload any, keys, args []string) []any {
+	out = append(out, name, payload, len(keys))
+	for _, k := range keys {
+		out = append(out, k) // as strings: a cluster client finds the slot in them
+	}
+	for i := range args {
+		out = append(out, (*scriptArg)(&args[i]))
 	}
 	return out
 }
+
+// argvPool holds the argument slices of eval.
+var argvPool = sync.Pool{New: func() any { s := make([]any, 0, 12); return &s }}
+
+// scriptArg is a script argument that go-redis sends without the
+// allocation that putting a string in an interface costs: a pointer to the
+// caller's string fits in one as it is. It writes as the string's bytes
+// (go-redis sends an encoding.BinaryMarshaler so) and prints as the string
+// (fmt.Stringer, for hooks that log or trace commands).
+type scriptArg string
+
+// MarshalBinary returns the string's bytes, shared, not copied: go-redis
+// only copies them into its write buffer.
+func (a *scriptArg) MarshalBinary() ([]byte, error) {
+	return unsafe.Slice(unsafe.StringData(string(*a)), len(*a)), nil
+}
+
+func (a *scriptArg) String() string { return string(*a) }
 
 // Listen subscribes to pattern on a connection of its own (core.Subscriber).
 func (n *node) Listen(ctx context.Context, pattern string, ready func(), deliver func(channel string)) error {
