@@ -53,6 +53,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -99,7 +100,9 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 		return nil, err
 	}
 	defer conn.Close()
-	argv := evalArgs(script, keys, args)
+	// Not pooled: a call that DoContext abandons when ctx ends goes on
+	// writing its arguments in the background.
+	argv := appendEvalArgs(make([]any, 0, 2+len(keys)+len(args)), script, keys, args)
 	v, err := redis.DoContext(conn, ctx, "EVALSHA", argv...)
 	if noScript(err) {
 		argv[0] = script.Source()
@@ -163,17 +166,29 @@ func (n *node) Listen(ctx context.Context, pattern string, ready func(), deliver
 	}
 }
 
-// evalArgs returns the arguments of EVALSHA for script, keys and args.
-func evalArgs(script *core.Script, keys, args []string) []any {
-	argv := make([]any, 0, 2+len(keys)+len(args))
-	argv = append(argv, script.Hash(), len(keys))
+// appendEvalArgs appends to out the arguments of EVALSHA for script, keys
+// and args. The hash is boxed once per script (see hashOf).
+func appendEvalArgs(out []any, script *core.Script, keys, args []string) []any {
+	out = append(out, hashOf(script), len(keys))
 	for _, k := range keys {
-		argv = append(argv, k)
+		out = append(out, k)
 	}
 	for _, a := range args {
-		argv = append(argv, a)
+		out = append(out, a)
 	}
-	return argv
+	return out
+}
+
+// hashes holds the hash of each script as an interface value, boxed once
+// per script rather than once per call.
+var hashes sync.Map // *core.Script → any
+
+func hashOf(s *core.Script) any {
+	if h, ok := hashes.Load(s); ok {
+		return h
+	}
+	h, _ := hashes.LoadOrStore(s, any(s.Hash()))
+	return h
 }
 
 func noScript(err error) bool {
@@ -196,7 +211,7 @@ func (n *node) EvalBatch(ctx context.Context, calls []core.Call) {
 	argvs := make([][]any, len(calls))
 	for i, c := range calls {
 		pending[i] = i
-		argvs[i] = evalArgs(c.Script, c.Keys, c.Args)
+		argvs[i] = appendEvalArgs(make([]any, 0, 2+len(c.Keys)+len(c.Args)), c.Script, c.Keys, c.Args)
 	}
 	for cmd := "EVALSHA"; len(pending) > 0 && cmd != ""; {
 		for _, i := range pending {
