@@ -47,6 +47,10 @@ type call struct {
 	settles bool
 	unsure  uint64
 
+	// bg counts the round as the lock's background work (see
+	// target.background) from the start of its calls until the last lands.
+	bg *pending
+
 	argv [6]string // storage for args
 }
 
@@ -73,7 +77,7 @@ func acquireCall(t *target, p *policy, prefix, claim string, holding, contended 
 	case p.refresh:
 		mode = "1"
 	}
-	c := (&call{script: acquireScript, keys: t.lockKey, need: t.quorum, writes: true, undo: mode != "2"}).with(prefix, claim, p.ttlms, mode)
+	c := (&call{script: acquireScript, keys: t.lockKey, need: t.quorum, writes: true, undo: mode != "2", bg: &t.background}).with(prefix, claim, p.ttlms, mode)
 	if contended {
 		c.args = append(c.args, "1")
 	}
@@ -86,7 +90,7 @@ func acquireCall(t *target, p *policy, prefix, claim string, holding, contended 
 // releaseCall releases the lock of owner prefix taken by rounds with
 // nonces from lo to hi.
 func releaseCall(t *target, prefix, lo, hi string) *call {
-	return (&call{script: releaseScript, keys: t.lockKey, need: t.quorum, detach: true, settles: true}).with(prefix, lo, hi)
+	return (&call{script: releaseScript, keys: t.lockKey, need: t.quorum, detach: true, settles: true, bg: &t.background}).with(prefix, lo, hi)
 }
 
 // unsureOf reports whether node i is in c.unsure; nodes past the mask's

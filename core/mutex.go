@@ -132,6 +132,15 @@ func (m *Mutex) Fence() uint64 {
 // themselves; a TryLock still takes one round at most, and the one it
 // waited for.
 //
+// The calls of a round can land on a node after the round returned: an
+// acquire still on its way at Unlock is released once it lands, and a
+// release still on its way after Unlock returned removes its key once it
+// gets there. Two such keys of ended holdings of the Locker can refuse a
+// round on a quorum for a moment. When a round is refused while such calls
+// of its Locker are out for the lock, TryLock waits for them (two node
+// timeouts at most) and makes one more round, so that a lock left idle by
+// Unlocks that returned nil is acquirable at once.
+//
 // It returns the option or name error of NewMutex, or the Owner's error,
 // without touching the network.
 func (m *Mutex) TryLock(ctx context.Context) error {
@@ -158,7 +167,7 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	if a == nil {
 		own := &tryRound{prefix: prefix}
 		if t.trying.CompareAndSwap(nil, own) {
-			err := m.try(ctx)
+			err := m.tryAgainAfterOwn(ctx)
 			t.trying.CompareAndSwap(own, nil)
 			own.end(err)
 			return err
@@ -175,6 +184,28 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 		case hopeless(err) && errors.Is(err, ErrHeldByOther):
 			return m.turnAway(ctx, errHeldSeen)
 		}
+	}
+	return m.tryAgainAfterOwn(ctx)
+}
+
+// tryAgainAfterOwn makes TryLock's round. When the nodes refused it and
+// calls of the Locker's own earlier rounds for the lock were still on
+// their way as it began (an earlier holding's acquire that landed after
+// its Unlock, to be released then, or a release still in flight; see
+// target.background), the refusal may have been such a holding's key: it
+// waits for those calls, two node timeouts at most, and makes one more
+// round.
+func (m *Mutex) tryAgainAfterOwn(ctx context.Context) error {
+	behind := m.t.background.n.Load() > 0
+	err := m.try(ctx)
+	if err == nil || !behind || !errors.Is(err, ErrHeldByOther) {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, 2*m.pol.nodeTimeout)
+	busy := m.t.background.wait(wait)
+	cancel()
+	if busy != nil {
+		return err
 	}
 	return m.try(ctx)
 }

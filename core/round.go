@@ -201,6 +201,8 @@ func (ns *nodeSet) run(ctx context.Context, timeout time.Duration, c *call, s sh
 	r.inFlight.Store(int32(len(calls)))
 	if len(calls) == 0 {
 		r.cancel()
+	} else if c.bg != nil {
+		c.bg.add() // done by the last call to land
 	}
 	for _, i := range calls {
 		ns.pending.add()
@@ -327,6 +329,9 @@ func (r *round) land(i int, rep reply) {
 	}
 	if r.inFlight.Add(-1) == 0 {
 		r.cancel()
+		if r.c.bg != nil {
+			r.c.bg.done()
+		}
 		r.late.Lock()
 		if r.allIn != nil {
 			close(r.allIn)

@@ -36,6 +36,12 @@ type target struct {
 	releasing atomic.Pointer[lease]
 	// The TryLock round in flight from a Mutex of the Locker, if any.
 	trying atomic.Pointer[tryRound]
+	// The rounds of the lock's acquisitions and releases by the Locker
+	// whose calls have not all landed: an acquire still in flight after
+	// its Unlock, released once it lands, or a release still on its way
+	// after Unlock returned. Each may hold a key of a holding that has
+	// ended for a moment (see Mutex.TryLock).
+	background pending
 }
 
 type cachedPrefix struct{ id, meta, prefix string }

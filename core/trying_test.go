@@ -3,8 +3,10 @@ package core_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -160,4 +162,69 @@ func TestTryLockWaitEndsWithCtx(t *testing.T) {
 	require.NoError(t, <-first)
 	assert.Equal(t, 3, f.acquires(), "one round, the first TryLock's")
 	require.NoError(t, holder.Unlock(f.Ctx))
+}
+
+// An Unlock that returned nil leaves the lock acquirable at once, even
+// when keys of the Locker's own ended holdings are still on the nodes: a
+// holding's acquire that reaches a node only after the next holding has
+// come and gone there (it is released once it lands), and that next
+// holding's release still on its way to another node. Together they refuse
+// a round on two nodes of three; TryLock waits for those calls of its
+// Locker and tries once more.
+func TestTryLockAfterOwnStaleKeys(t *testing.T) {
+	f := newFixture(t, 3)
+	l := f.Locker(core.WithNodeTimeout(2 * time.Second))
+
+	// P's acquire reaches node 1 late, and its reply later still.
+	reach, ranLate, reply := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	f.faulty[1].On("acquire", 1, func(ctx context.Context, _ testnode.Call, run func(context.Context) (any, error)) (any, error) {
+		<-reach
+		v, err := run(context.WithoutCancel(ctx))
+		close(ranLate)
+		<-reply
+		return v, err
+	})
+	p := l.NewMutex("stale")
+	require.NoError(t, p.TryLock(f.Ctx), "nodes 0 and 2 grant")
+	require.NoError(t, p.Unlock(f.Ctx), "nodes 0 and 2 release; node 1 is released once its acquire lands")
+
+	// Q holds the lock on the nodes where it is free, and its release
+	// reaches node 2 late.
+	q := l.NewMutex("stale")
+	require.NoError(t, q.TryLock(f.Ctx))
+	for _, i := range []int{0, 1, 2} {
+		require.Eventually(t, func() bool { return slices.Contains(f.Holders("stale"), i) }, 5*time.Second, time.Millisecond,
+			"Q's acquire never landed on node %d", i)
+	}
+	released := make(chan struct{})
+	f.faulty[2].On("release", 1, testnode.HoldThenRun(released))
+	require.NoError(t, q.Unlock(f.Ctx), "nodes 0 and 1 release")
+
+	// P's acquire lands on node 1 now: with Q's key on node 2, two nodes
+	// hold keys of ended holdings.
+	close(reach)
+	f.await(ranLate, "P's late acquire never ran")
+	require.Equal(t, []int{1, 2}, f.Holders("stale"))
+
+	// R's first round meets them; it waits for the Locker's calls, which
+	// land once the test lets them, and its second round gets the lock.
+	var ran sync.WaitGroup
+	ran.Add(3)
+	for _, fn := range f.faulty {
+		fn.On("acquire", 1, func(ctx context.Context, _ testnode.Call, run func(context.Context) (any, error)) (any, error) {
+			v, err := run(ctx)
+			ran.Done()
+			return v, err
+		})
+	}
+	r := l.NewMutex("stale")
+	tried := make(chan error, 1)
+	go func() { tried <- r.TryLock(f.Ctx) }()
+	ran.Wait()
+	close(reply)
+	close(released)
+	require.NoError(t, <-tried, "an idle lock refused after every Unlock returned nil")
+	require.NoError(t, r.Unlock(f.Ctx))
+	f.settle(l)
+	assert.Empty(t, f.Holders("stale"))
 }
