@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +37,18 @@ func TestBreak(t *testing.T) {
 
 	code, stdout, stderr = redlock(t, "break", "--nodes", nodes, "--yes", "stuck")
 	assert.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, `broke lock "stuck": deleted 3 key(s)`)
+	// Every key the table shows held is deleted: a quorum at least, all
+	// three unless the holder's first acquire on a node missed its 50ms
+	// node timeout (a connection still being made), which keep-alive does
+	// not make up for.
+	held := 0
+	for _, line := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "held" && strings.Contains(f[0], ":") {
+			held++
+		}
+	}
+	assert.GreaterOrEqual(t, held, 2, stdout)
+	assert.Contains(t, stdout, fmt.Sprintf(`broke lock "stuck": deleted %d key(s)`, held))
 	assert.Equal(t, exitLost, holder.wait(t, 10*time.Second), "the holder is told")
 	assert.Contains(t, holder.stderr.String(), `lost the lock "stuck" while the command ran`)
 	code, _, _ = redlock(t, "status", "--nodes", nodes, "stuck")
