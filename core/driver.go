@@ -126,14 +126,16 @@ type Subscriber interface {
 // Script is a Lua script that core runs on its nodes. Adapters read it;
 // only core makes them.
 type Script struct {
-	name string
-	src  string
-	hash string
+	name    string
+	src     string
+	hash    string
+	hashArg any
 }
 
 func newScript(name, src string) *Script {
 	sum := sha1.Sum([]byte(src))
-	return &Script{name: name, src: src, hash: hex.EncodeToString(sum[:])}
+	hash := hex.EncodeToString(sum[:])
+	return &Script{name: name, src: src, hash: hash, hashArg: hash}
 }
 
 // Name is a short name for the script, such as "acquire".
@@ -144,6 +146,11 @@ func (s *Script) Source() string { return s.src }
 
 // Hash is the hex SHA-1 of the source, for EVALSHA.
 func (s *Script) Hash() string { return s.hash }
+
+// HashArg is Hash as an interface value, made once: an adapter whose
+// client takes a command's arguments as []any passes it without the
+// allocation that putting the string in an interface costs each call.
+func (s *Script) HashArg() any { return s.hashArg }
 
 // Key returns the Redis key that holds the lock called name on every node:
 // "redlock:{" + name + "}". The braces make a cluster hash tag: Redis

@@ -140,7 +140,7 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 
 func (n *node) eval(ctx context.Context, script *core.Script, keys, args []string) (any, error) {
 	buf := argvPool.Get().(*[]any)
-	argv := evalArgs((*buf)[:0], nameEvalSha, hashOf(script), keys, args)
+	argv := evalArgs((*buf)[:0], nameEvalSha, script.HashArg(), keys, args)
 	v, err := n.run(ctx, argv, len(keys))
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		argv[0], argv[1] = nameEval, script.Source()
@@ -189,7 +189,7 @@ func (n *node) evalBatch(ctx context.Context, calls []core.Call) {
 	cmds := make([]*redis.Cmd, len(calls))
 	pipe := n.client.Pipeline()
 	for i, c := range calls {
-		cmds[i] = queue(ctx, pipe, nameEvalSha, hashOf(c.Script), c)
+		cmds[i] = queue(ctx, pipe, nameEvalSha, c.Script.HashArg(), c)
 	}
 	_, execErr := pipe.Exec(ctx)
 	var retry []int
@@ -230,18 +230,6 @@ func queue(ctx context.Context, pipe redis.Pipeliner, name, payload any, c core.
 
 // The names of the commands, boxed once.
 var nameEvalSha, nameEval any = "evalsha", "eval"
-
-// hashes holds the hash of each script as an interface value, boxed once
-// per script rather than once per call.
-var hashes sync.Map // *core.Script → any
-
-func hashOf(s *core.Script) any {
-	if h, ok := hashes.Load(s); ok {
-		return h
-	}
-	h, _ := hashes.LoadOrStore(s, any(s.Hash()))
-	return h
-}
 
 // evalArgs appends to out the arguments of EVALSHA or EVAL (name) with
 // payload, keys and args, as go-redis's EvalSha has them, except that args

@@ -53,7 +53,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -167,9 +166,9 @@ func (n *node) Listen(ctx context.Context, pattern string, ready func(), deliver
 }
 
 // appendEvalArgs appends to out the arguments of EVALSHA for script, keys
-// and args. The hash is boxed once per script (see hashOf).
+// and args. The hash is boxed once (see core.Script.HashArg).
 func appendEvalArgs(out []any, script *core.Script, keys, args []string) []any {
-	out = append(out, hashOf(script), len(keys))
+	out = append(out, script.HashArg(), len(keys))
 	for _, k := range keys {
 		out = append(out, k)
 	}
@@ -177,18 +176,6 @@ func appendEvalArgs(out []any, script *core.Script, keys, args []string) []any {
 		out = append(out, a)
 	}
 	return out
-}
-
-// hashes holds the hash of each script as an interface value, boxed once
-// per script rather than once per call.
-var hashes sync.Map // *core.Script → any
-
-func hashOf(s *core.Script) any {
-	if h, ok := hashes.Load(s); ok {
-		return h
-	}
-	h, _ := hashes.LoadOrStore(s, any(s.Hash()))
-	return h
 }
 
 func noScript(err error) bool {
