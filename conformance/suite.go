@@ -93,6 +93,7 @@ var cases = []testCase{
 	{"MutualExclusion", 3, testMutualExclusion, false},
 	{"PausedNodeDoesNotSlowRound", 5, testPausedNode, false},
 	{"StoppedNodeHonoursDeadline", 1, testNodeDeadline, false},
+	{"StoppedNodesTimeOutInRound", 3, testRoundNodeTimeout, false},
 	{"ScriptFlush", 3, testScriptFlush, false},
 	{"NodeErrorsNameNode", 3, testNodeErrors, false},
 	{"WrongTypeIsNodeError", 1, testWrongType, false},
@@ -176,6 +177,44 @@ func testNodeDeadline(f *Fixture) {
 	elapsed := time.Since(start)
 	assert.Error(f.T, err, "a stopped server answered")
 	assert.Less(f.T, elapsed, deadline+time.Second, "Eval outlived its context deadline by far")
+}
+
+// testRoundNodeTimeout stops two servers of three under a round whose
+// caller cannot cancel: their calls end at the node timeout as timeouts
+// (core's node contexts end at their deadline alone, which an adapter may
+// enforce with a read deadline, see core.EndsAtDeadline), and the
+// connections they timed out on hand no later call their late replies.
+func testRoundNodeTimeout(f *Fixture) {
+	const (
+		nodeTimeout = 300 * time.Millisecond
+		name        = "timeout"
+	)
+	ctx := context.Background() // a caller that cannot cancel
+	l := f.Locker(core.WithNodeTimeout(nodeTimeout))
+	m := l.NewMutex(name)
+	require.NoError(f.T, m.TryLock(ctx)) // warm every connection
+	require.NoError(f.T, m.Unlock(ctx))
+	f.Servers[1].Pause()
+	f.Servers[2].Pause()
+	start := time.Now()
+	err := m.TryLock(ctx)
+	elapsed := time.Since(start)
+	f.Servers[1].Resume()
+	f.Servers[2].Resume()
+	require.ErrorIs(f.T, err, core.ErrNotAcquired)
+	assert.ErrorIs(f.T, err, core.ErrNodeTimeout, "the stopped servers' calls did not end as node timeouts")
+	assert.GreaterOrEqual(f.T, elapsed, nodeTimeout, "the round ended before the node timeout")
+	assert.Less(f.T, elapsed, nodeTimeout+time.Second, "the round outlived the node timeout by far")
+
+	// The resumed servers run the timed-out calls, then their undo.
+	f.WaitFree(name)
+	for range 5 {
+		require.NoError(f.T, m.TryLock(ctx))
+		require.NoError(f.T, l.Wait(f.Ctx)) // the calls after the quorum's
+		assert.Len(f.T, f.Holders(name), 3, "a round after the timeouts was not granted everywhere")
+		require.NoError(f.T, m.Unlock(ctx))
+		f.WaitFree(name)
+	}
 }
 
 func testScriptFlush(f *Fixture) {

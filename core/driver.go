@@ -35,7 +35,8 @@ import (
 // trip, never a failure. It must return when ctx ends, at its deadline or
 // at an earlier cancellation, whichever comes first, also while the client
 // waits for a connection to be made, and must not keep ctx after it
-// returns (a call the client cannot abandon may go on in the background).
+// returns (a call the client cannot abandon may go on in the background);
+// see EndsAtDeadline for the calls that only their deadline can end.
 // The reply comes back as the client decoded it, normalised to: int64 for
 // integers, string for bulk and simple strings, []any for arrays, nil for
 // a nil reply. A nil reply is a value, not an error. Under RESP3 a client
@@ -74,6 +75,19 @@ import (
 type Node interface {
 	Eval(ctx context.Context, script *Script, keys, args []string) (any, error)
 	Addr() string
+}
+
+// EndsAtDeadline reports whether ctx, given to Eval, ends at its deadline
+// and at no earlier moment: core made it for the node calls of rounds
+// whose callers cannot cancel, and nothing cancels it before then. An
+// adapter whose client can bound a call by a deadline alone (a read
+// deadline on its connection) may do so for such a ctx, instead of
+// watching ctx.Done on a goroutine of its own, and still meet the Eval
+// contract. A context derived from ctx does not qualify: whoever derived
+// it may cancel it.
+func EndsAtDeadline(ctx context.Context) bool {
+	_, ok := ctx.(*nodeCtx)
+	return ok
 }
 
 // Batcher is an optional interface of a Node: sending many script calls in

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -164,6 +165,15 @@ func brokenConn(err error) bool {
 		}
 	}
 	return false
+}
+
+// timeoutErr reports whether err says that a deadline ran out.
+func timeoutErr(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // notSent reports whether err is a Node's failure to connect: the call it

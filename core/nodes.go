@@ -52,7 +52,7 @@ func (s *nodeSet) eval(ctx, parent context.Context, detached bool, i int, c *cal
 		}
 	}
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && (detached || parent.Err() == nil) {
+		if deadlineReached(ctx, err) && (detached || parent.Err() == nil) {
 			err = ErrNodeTimeout
 		}
 		return reply{state: failed, err: &NodeError{Addr: n.Addr(), Err: err}, unsent: !repeated && notSent(err), reject: rejectedReply(err)}
@@ -61,6 +61,19 @@ func (s *nodeSet) eval(ctx, parent context.Context, detached bool, i int, c *cal
 		s.quiet[i].Store(0)
 	}
 	return c.decode(n.Addr(), v, repeated)
+}
+
+// deadlineReached reports whether the call under ctx that failed with err
+// ran into ctx's deadline: ctx says so, or err is a timeout and the
+// deadline has passed. A client that enforces the deadline itself (a read
+// deadline on its connection, a timer of its own) can return before ctx's
+// own timer has ended it.
+func deadlineReached(ctx context.Context, err error) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline) && timeoutErr(err)
 }
 
 // callNode sends c to node i on its own, after a round: with a fresh node

@@ -10,10 +10,12 @@
 //	locker, err := core.New([]core.Node{redigo.NewNodeAddr(pool, "127.0.0.1:6379")})
 //
 // Each call takes a connection with Pool.GetContext and runs its command
-// with redis.DoContext, so the deadline of each call, which core derives
-// from its per-node timeout, bounds the network I/O itself. A call that
-// reaches its deadline closes its connection rather than return it to the
-// pool.
+// under the call's context, so the deadline of each call, which core
+// derives from its per-node timeout, bounds the network I/O itself: as a
+// read deadline on the connection when only the deadline can end the
+// context (see core.EndsAtDeadline), else with redis.DoContext, which
+// watches the context on a goroutine of its own. A call that reaches its
+// deadline closes its connection rather than return it to the pool.
 //
 // The pool settings that matter:
 //
@@ -32,9 +34,12 @@
 //     options; give it redis.DialConnectTimeout (30s by default) and, when it
 //     authenticates or selects a database, redis.DialReadTimeout.
 //   - redis.DialReadTimeout and redis.DialWriteTimeout of the dialled
-//     connections apply in addition to the context's deadline: a command
-//     ends at whichever comes first. They are not needed for core's calls,
-//     which always carry a deadline.
+//     connections: a write timeout bounds writing each command. Core's
+//     calls over several nodes carry a deadline of their own, the node
+//     timeout, which bounds reading the reply (a shorter read timeout may
+//     end it sooner). A lock on a single node makes its calls under the
+//     caller's context: under a context without deadline, only the read
+//     timeout bounds them.
 //
 // A pool does not know the address it dials. NewNodeAddr names the Node by
 // the address you give it, so errors and events name the server; NewNode
@@ -53,6 +58,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -99,13 +106,27 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 		return nil, err
 	}
 	defer conn.Close()
-	// Not pooled: a call that DoContext abandons when ctx ends goes on
-	// writing its arguments in the background.
-	argv := appendEvalArgs(make([]any, 0, 2+len(keys)+len(args)), script, keys, args)
-	v, err := redis.DoContext(conn, ctx, "EVALSHA", argv...)
+	var argv []any
+	direct := ctx.Done() == nil || core.EndsAtDeadline(ctx)
+	if direct {
+		// Pooled: a call made on this goroutine is done with its arguments
+		// when it returns.
+		p := argvPool.Get().(*[]any)
+		defer func() {
+			clear(*p)
+			argvPool.Put(p)
+		}()
+		argv = appendEvalArgs((*p)[:0], script, keys, args)
+		*p = argv
+	} else {
+		// Not pooled: a call that DoContext abandons when ctx ends goes on
+		// writing its arguments in the background.
+		argv = appendEvalArgs(make([]any, 0, 2+len(keys)+len(args)), script, keys, args)
+	}
+	v, err := do(ctx, conn, direct, "EVALSHA", argv)
 	if noScript(err) {
 		argv[0] = script.Source()
-		v, err = redis.DoContext(conn, ctx, "EVAL", argv...)
+		v, err = do(ctx, conn, direct, "EVAL", argv)
 	}
 	if err == redis.ErrNil {
 		return nil, nil
@@ -114,6 +135,30 @@ func (n *node) Eval(ctx context.Context, script *core.Script, keys, args []strin
 		return nil, err
 	}
 	return normalise(v), nil
+}
+
+// argvPool holds the argument slices of direct calls (see do).
+var argvPool = sync.Pool{New: func() any { s := make([]any, 0, 8); return &s }}
+
+// do runs cmd on conn within ctx. direct says that only a deadline can end
+// ctx: it has none (ctx.Done is nil), or core made it to end at its
+// deadline alone (core.EndsAtDeadline). The command then runs on this
+// goroutine, bounded by a read deadline at ctx's deadline; otherwise
+// redis.DoContext runs it on a goroutine of its own and returns when ctx
+// ends. Either way a command that times out closes its connection.
+func do(ctx context.Context, conn redis.Conn, direct bool, cmd string, argv []any) (any, error) {
+	if !direct {
+		return redis.DoContext(conn, ctx, cmd, argv...)
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return conn.Do(cmd, argv...)
+	}
+	timeout := time.Until(deadline)
+	if timeout <= 0 {
+		return nil, context.DeadlineExceeded
+	}
+	return redis.DoWithTimeout(conn, timeout, cmd, argv...)
 }
 
 // normalise turns redigo's reply types into core's: bulk strings ([]byte)
