@@ -211,7 +211,7 @@ func (e *Election) Leader(ctx context.Context) (string, error) {
 	}
 	info, err := e.inspect(ctx)
 	if l, ok := leaderOf(info); ok {
-		return l.value, nil
+		return l.Value, nil
 	}
 	if err != nil {
 		return "", failure(ctx, e.name, ErrNoLeader, []error{err})
@@ -219,19 +219,14 @@ func (e *Election) Leader(ctx context.Context) (string, error) {
 	return "", failure(ctx, e.name, ErrNoLeader, nil)
 }
 
-// leadership is what the nodes say of one leader: its value and term.
-type leadership struct {
-	value string
-	term  uint64
-}
-
 // leaderOf reads the leader out of an inspection of the election's lock:
 // the owner that holds a quorum, with a term committed on a quorum of its
 // keys. A campaigner that holds a quorum before its term is committed is
-// not the leader yet: its Campaign has not returned, and may still fail.
-func leaderOf(info *LockInfo) (leadership, bool) {
+// not the leader yet: its Campaign has not returned, and may still fail
+// (and may even once its term is committed on a quorum: see Observe).
+func leaderOf(info *LockInfo) (Term, bool) {
 	if info == nil || !info.Held || info.Token == 0 {
-		return leadership{}, false
+		return Term{}, false
 	}
 	n := 0
 	for _, ni := range info.Nodes {
@@ -240,9 +235,9 @@ func leaderOf(info *LockInfo) (leadership, bool) {
 		}
 	}
 	if n < info.Quorum {
-		return leadership{}, false
+		return Term{}, false
 	}
-	return leadership{info.Metadata, info.Token}, true
+	return Term{Value: info.Metadata, Fence: info.Token}, true
 }
 
 func (e *Election) inspect(ctx context.Context) (*LockInfo, error) {
@@ -262,23 +257,66 @@ func (e *Election) inspect(ctx context.Context) (*LockInfo, error) {
 // until the value is taken: a receiver that falls behind is sent the
 // leader of its next look, not every one it missed. The channel is closed
 // when ctx ends.
+//
+// The nodes can show a leader that never was: a campaign round that took
+// the lock and committed its term on a quorum of its keys, and then
+// failed (the term reached fewer nodes than the fence quorum, or the
+// round outlived its validity), shows as that campaigner's leadership
+// until the round is undone, a moment later. Observe may report it, while
+// that Campaign goes on trying, and may then lead with the same value in
+// a later term. ObserveTerms tells the two apart; only Campaign returning
+// nil proves a leadership.
 func (e *Election) Observe(ctx context.Context) <-chan string {
-	ch := make(chan string)
+	return observeAs(ctx, e, func(t Term) string { return t.Value })
+}
+
+// Term is one leadership of an election as ObserveTerms reports it: the
+// leader's value and its term, the fencing token of its leadership (what
+// the leader's Fence returns).
+type Term struct {
+	Value string
+	Fence uint64
+}
+
+// ObserveTerms is Observe with each leadership's term: it reports what
+// Observe reports, when Observe reports it, with the term that tells one
+// leadership from another of the same value, and the one a leader
+// announced from a failed round from the campaigner's real leadership
+// later (see Observe).
+func (e *Election) ObserveTerms(ctx context.Context) <-chan Term {
+	return observeAs(ctx, e, func(t Term) Term { return t })
+}
+
+// observeAs runs e.observe for a channel of what as makes of each
+// leadership, closed when ctx ends (at once for an invalid Election).
+func observeAs[T any](ctx context.Context, e *Election, as func(Term) T) <-chan T {
+	ch := make(chan T)
 	if e.err != nil {
 		close(ch)
 		return ch
 	}
-	go e.observe(ctx, ch)
+	go func() {
+		defer close(ch)
+		e.observe(ctx, func(t Term) bool {
+			select {
+			case ch <- as(t):
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
 	return ch
 }
 
-func (e *Election) observe(ctx context.Context, ch chan<- string) {
-	defer close(ch)
+// observe looks at the election as Observe documents, and calls send with
+// each new leadership it sees, until ctx ends or send returns false.
+func (e *Election) observe(ctx context.Context, send func(Term) bool) {
 	w, _ := watch(&e.c.nodeSet, e.t.waits.ch)
 	defer w.stop()
 	poll := min(max(e.pol.ttl/10, 5*time.Millisecond), time.Second)
 	quick := time.Duration(0) // after a release: the next look's delay, growing to poll
-	var last leadership
+	var last Term
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -294,12 +332,10 @@ func (e *Election) observe(ctx context.Context, ch chan<- string) {
 		if l, ok := leaderOf(info); ok {
 			quick = 0
 			if l != last {
-				select {
-				case ch <- l.value:
-					last = l
-				case <-ctx.Done():
+				if !send(l) {
 					return
 				}
+				last = l
 			}
 		} else if quick > 0 {
 			delay, quick = quick, min(2*quick, poll)

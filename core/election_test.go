@@ -10,6 +10,7 @@ import (
 
 	"github.com/redlock-go/redlock/conformance"
 	"github.com/redlock-go/redlock/core"
+	"github.com/redlock-go/redlock/internal/testnode"
 	"github.com/redlock-go/redlock/retry"
 )
 
@@ -140,4 +141,67 @@ func TestElectionInvalid(t *testing.T) {
 		assert.False(t, open)
 	}
 	assert.ErrorContains(t, l.NewElection("x").Campaign(f.Ctx, "\xff"), "UTF-8")
+}
+
+// A campaign round whose term is committed on a quorum of keys but not on
+// the fence quorum (all three nodes) fails and is undone, and its
+// Campaign tries again; until the undo, the nodes show the round as a
+// leader, and Observe reports it. ObserveTerms tells that term from the
+// campaigner's real leadership that follows with the same value.
+func TestElectionObservePhantomTerm(t *testing.T) {
+	f := newFixture(t, 3)
+	opts := []core.Option{core.WithTTL(10 * time.Second), core.WithNodeTimeout(5 * time.Second),
+		core.WithRetry(retry.Random(time.Millisecond, 5*time.Millisecond))}
+	held, lost := make(chan struct{}), make(chan struct{})
+	f.arm("fence", func(ctx context.Context, _ testnode.Call, _ func(context.Context) (any, error)) (any, error) {
+		close(held)
+		select { // held, then lost on its way: never committed on node 2
+		case <-lost:
+		case <-ctx.Done():
+		}
+		return nil, testnode.ErrDropped
+	}, 2)
+
+	ctx, cancel := context.WithCancel(f.Ctx)
+	defer cancel()
+	observer := f.Locker(opts...)
+	terms := observer.NewElection("phantom").ObserveTerms(ctx)
+	values := observer.NewElection("phantom").Observe(ctx)
+	next := func() core.Term {
+		t.Helper()
+		select {
+		case term := <-terms:
+			return term
+		case <-f.Ctx.Done():
+			t.Fatal("ObserveTerms reported nothing")
+			return core.Term{}
+		}
+	}
+
+	e := f.Locker(opts...).NewElection("phantom")
+	led := make(chan error, 1)
+	go func() { led <- e.Campaign(f.Ctx, "v") }()
+	<-held
+	phantom := next()
+	assert.Equal(t, "v", phantom.Value)
+	assert.NotZero(t, phantom.Fence)
+	select {
+	case err := <-led:
+		t.Fatalf("Campaign returned while its term was not committed on the fence quorum: %v", err)
+	default:
+	}
+	close(lost)
+	require.NoError(t, <-led, "the Campaign tries again and leads")
+	won := next()
+	assert.Equal(t, core.Term{Value: "v", Fence: e.Fence()}, won, "ObserveTerms reports the real leadership")
+	assert.Greater(t, won.Fence, phantom.Fence, "the real term follows the failed round's")
+	for range 2 { // Observe reports the value once per term: twice
+		select {
+		case v := <-values:
+			assert.Equal(t, "v", v)
+		case <-f.Ctx.Done():
+			t.Fatal("Observe did not report both terms")
+		}
+	}
+	require.NoError(t, e.Resign(f.Ctx))
 }
