@@ -38,8 +38,9 @@ func (c *commands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return next
 }
 
-// The script arguments, which the Node hands go-redis by reference, reach
-// the server and go-redis's hooks as the strings they are.
+// The script's keys and arguments, which the Node hands go-redis by
+// reference, reach the server and go-redis's hooks as the strings they
+// are. (The cluster tests show a cluster client routing by them.)
 func TestScriptArgsAsStrings(t *testing.T) {
 	s := conformance.Servers(t, 1)[0]
 	client := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true})
@@ -65,6 +66,7 @@ func TestScriptArgsAsStrings(t *testing.T) {
 		if strings.HasPrefix(s, "evalsha ") {
 			evals++
 			assert.Contains(t, s, "args-owner|", "the hook saw the owner argument")
+			assert.Contains(t, s, " "+core.Key("args")+" ", "the hook saw the key")
 		}
 	}
 	assert.Equal(t, 2, evals, "an acquire and a release")

@@ -232,12 +232,12 @@ func queue(ctx context.Context, pipe redis.Pipeliner, name, payload any, c core.
 var nameEvalSha, nameEval any = "evalsha", "eval"
 
 // evalArgs appends to out the arguments of EVALSHA or EVAL (name) with
-// payload, keys and args, as go-redis's EvalSha has them, except that args
-// go by reference (see scriptArg).
+// payload, keys and args, as go-redis's EvalSha has them, except that keys
+// and args go by reference (see scriptArg).
 func evalArgs(out []any, name, payload any, keys, args []string) []any {
 	out = append(out, name, payload, len(keys))
-	for _, k := range keys {
-		out = append(out, k) // as strings: a cluster client finds the slot in them
+	for i := range keys {
+		out = append(out, (*scriptArg)(&keys[i]))
 	}
 	for i := range args {
 		out = append(out, (*scriptArg)(&args[i]))
@@ -252,7 +252,9 @@ var argvPool = sync.Pool{New: func() any { s := make([]any, 0, 12); return &s }}
 // allocation that putting a string in an interface costs: a pointer to the
 // caller's string fits in one as it is. It writes as the string's bytes
 // (go-redis sends an encoding.BinaryMarshaler so) and prints as the string
-// (fmt.Stringer, for hooks that log or trace commands).
+// (fmt.Stringer, for hooks that log or trace commands, and for the cluster
+// and ring clients, which read a command's key with fmt.Sprint when it is
+// not a string).
 type scriptArg string
 
 // MarshalBinary returns the string's bytes, shared, not copied: go-redis
