@@ -152,10 +152,13 @@ func contenders() []contender {
 // quorum is the Redlock majority of n nodes.
 func quorum(n int) int { return n/2 + 1 }
 
-// poolSize lets each of the 64 goroutines of the throughput figure have a
-// connection of its own in the pooled clients, so no figure measures a
-// pool's queue.
-const poolSize = 64
+// poolSize lets each of the 64 goroutines of the throughput figure have
+// two connections in the pooled clients, so that no figure measures a
+// pool's queue, or its dialling: a library whose release returns at a
+// quorum still has the last node's call in flight when the goroutine's
+// next acquisition begins, and a redigo pool closes a connection given back
+// beyond MaxIdle.
+const poolSize = 128
 
 // newGoredisClient is the go-redis client every go-redis contender uses,
 // with context deadlines bounding network I/O (as backend/goredis asks).
