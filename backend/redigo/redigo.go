@@ -22,7 +22,10 @@
 //   - MaxIdle: a pool keeps at most MaxIdle connections between calls. With
 //     the zero value every call dials (and then closes) a connection of its
 //     own, which costs a TCP handshake per command. Set it to at least the
-//     number of calls you expect to run at once.
+//     number of calls you expect to run at once: a goroutine that locks in
+//     a loop can have two on a node, its release's last call (Unlock
+//     returns at a quorum) and its next acquisition. A connection given
+//     back beyond MaxIdle is closed, and the next call dials.
 //   - MaxActive with Wait: a call waits for a free connection until its
 //     context ends.
 //   - IdleTimeout: closes connections left idle that long, before the server
