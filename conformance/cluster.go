@@ -793,7 +793,8 @@ func assertContention(t *testing.T, err error) {
 
 func testClusterLockLife(f *ClusterFixture) {
 	const ttl = 10 * time.Second
-	l := f.Locker(0, 1, core.WithTTL(ttl))
+	var v Validities
+	l := f.Locker(0, 1, core.WithTTL(ttl), core.WithEvents(v.Record))
 	const name = "life"
 	key := core.Key(name)
 	m := l.NewMutex(name)
@@ -809,14 +810,14 @@ func testClusterLockLife(f *ClusterFixture) {
 	before, until := f.PTTL(0, key), m.Until()
 	require.NoError(f.T, m.TryLock(f.Ctx), "refresh")
 	assert.Greater(f.T, f.PTTL(0, key), before, "the refresh reset the TTL")
-	assert.True(f.T, m.Until().After(until), "the refresh moved Until")
+	v.AssertRenewed(f.T, m.Until(), until, "the refresh")
 
 	// Extend resets it too.
 	require.Eventually(f.T, aged, 5*time.Second, 5*time.Millisecond)
 	before, until = f.PTTL(0, key), m.Until()
 	require.NoError(f.T, m.Extend(f.Ctx))
 	assert.Greater(f.T, f.PTTL(0, key), before, "Extend reset the TTL")
-	assert.True(f.T, m.Until().After(until), "Extend moved Until")
+	v.AssertRenewed(f.T, m.Until(), until, "Extend")
 
 	require.NoError(f.T, m.Unlock(f.Ctx))
 	assert.Equal(f.T, int64(-2), f.PTTL(0, key), "the key is gone after Unlock")

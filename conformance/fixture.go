@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,4 +275,46 @@ func Job(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+// Validities records the validity that each acquisition, refresh or
+// extension of a Locker proved, from its events: pass Record to
+// core.WithEvents. A holding's Until is the latest validity it proved, and
+// a refresh or extension whose round took longer than the one before may
+// prove an earlier one than the holding has: compare Until with what the
+// round proved (AssertRenewed), not with the Until before it.
+type Validities struct {
+	mu   sync.Mutex
+	last core.Event
+}
+
+// Record notes an Acquired or Extended event.
+func (v *Validities) Record(e core.Event) {
+	if e.Kind == core.Acquired || e.Kind == core.Extended {
+		v.mu.Lock()
+		v.last = e
+		v.mu.Unlock()
+	}
+}
+
+// Last returns the last Acquired or Extended event recorded.
+func (v *Validities) Last() core.Event {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.last
+}
+
+// AssertRenewed asserts that until, a holding's Until read after a refresh
+// or extension of it returned nil, is the later of before (its Until
+// before the operation) and the validity the operation's round proved,
+// which lasts beyond now.
+func (v *Validities) AssertRenewed(t testing.TB, until, before time.Time, op string) {
+	t.Helper()
+	proved := v.Last().Until
+	assert.True(t, proved.After(time.Now()), "%s proved no validity beyond now", op)
+	want := before
+	if proved.After(want) {
+		want = proved
+	}
+	assert.True(t, until.Equal(want), "%s: Until is %v, not the later of %v before and %v proved", op, until, before, proved)
 }

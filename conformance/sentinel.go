@@ -478,7 +478,8 @@ func RunSentinel(t *testing.T, h SentinelHarness) {
 // testSentinelLocks: every lock operation works through the master.
 func testSentinelLocks(f *SentinelFixture) {
 	master := f.Group.Master(f.T)
-	l := f.Locker()
+	var v Validities
+	l := f.Locker(core.WithEvents(v.Record))
 	const name = "sentinel-lock"
 	m := l.NewMutex(name)
 	require.NoError(f.T, m.TryLock(f.Ctx))
@@ -487,7 +488,7 @@ func testSentinelLocks(f *SentinelFixture) {
 	assert.ErrorIs(f.T, err, core.ErrNotAcquired, "a contender through a client of its own")
 	until := m.Until()
 	require.NoError(f.T, m.Extend(f.Ctx))
-	assert.True(f.T, m.Until().After(until), "Extend moves the validity on")
+	v.AssertRenewed(f.T, m.Until(), until, "Extend")
 	require.NoError(f.T, m.Unlock(f.Ctx))
 	assert.Equal(f.T, int64(-2), f.PTTL(master, core.Key(name)), "released on the master")
 	assert.ErrorIs(f.T, m.Unlock(f.Ctx), core.ErrNotHeld)

@@ -38,15 +38,8 @@ func (f *fixture) slotHolders(name string, i int) []int {
 // refreshes its slot. No key of the Mutex of the same name is written.
 func TestSemaphoreLimit(t *testing.T) {
 	f := newFixture(t, 3)
-	var mu sync.Mutex
-	var acquired []core.Event
-	l := f.Locker(core.WithEvents(func(e core.Event) {
-		if e.Kind == core.Acquired {
-			mu.Lock()
-			acquired = append(acquired, e)
-			mu.Unlock()
-		}
-	}))
+	var v conformance.Validities
+	l := f.Locker(core.WithEvents(v.Record))
 	a, b := l.NewSemaphore("pool", 2), l.NewSemaphore("pool", 2)
 	c := f.Locker().NewSemaphore("pool", 2) // another process: the nodes refuse it
 	assert.Equal(t, -1, a.Slot(), "no slot before acquiring")
@@ -67,18 +60,10 @@ func TestSemaphoreLimit(t *testing.T) {
 	until, slot := a.Until(), a.Slot()
 	require.NoError(t, a.TryAcquire(f.Ctx), "the holder refreshes its slot")
 	assert.Equal(t, slot, a.Slot(), "a refresh keeps the slot")
-	mu.Lock()
-	refresh := acquired[len(acquired)-1]
-	mu.Unlock()
+	refresh := v.Last()
+	assert.Equal(t, core.Acquired, refresh.Kind)
 	assert.False(t, refresh.Began, "the refresh renewed the holding")
-	// Until moves to the refresh's validity, which counts from the start of
-	// its round less the time the round took: a round slower than the
-	// first by more than the time between them ends no later.
-	want := until
-	if refresh.Until.After(until) {
-		want = refresh.Until
-	}
-	assert.True(t, a.Until().Equal(want), "Until after the refresh: the later of the two validities")
+	v.AssertRenewed(t, a.Until(), until, "the refresh")
 	require.NoError(t, a.Extend(f.Ctx))
 
 	require.NoError(t, a.Release(f.Ctx))
