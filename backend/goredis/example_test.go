@@ -262,7 +262,8 @@ func ExampleNewNode_inspect() {
 
 // Two schedulers campaign to lead; the leader works until its leadership
 // ends (here it resigns; a lost leadership closes Done the same way) and
-// the other takes over with a higher term. An observer sees each leader.
+// the other takes over with a higher term. An observer sees each leader
+// with its term.
 func ExampleNewNode_election() {
 	var nodes []core.Node
 	for _, addr := range redisAddrs {
@@ -307,8 +308,9 @@ func ExampleNewNode_election() {
 	terms, stopped := make(chan uint64), make(chan error)
 	go lead(a, "host-a", terms, stopped)
 	first := <-terms
-	leaders := locker.NewElection("scheduler").Observe(ctx)
-	fmt.Println("leader:", <-leaders)
+	leaders := locker.NewElection("scheduler").ObserveTerms(ctx) // what everyone else sees
+	seen := <-leaders
+	fmt.Println("leader:", seen.Value, "in its term:", seen.Fence == first)
 
 	go lead(b, "host-b", terms, stopped)
 	if err := a.Resign(ctx); err != nil { // host-a steps down, say for a deploy
@@ -316,14 +318,15 @@ func ExampleNewNode_election() {
 	}
 	fmt.Println("host-a stopped working:", <-stopped)
 	second := <-terms
-	fmt.Println("leader:", <-leaders)
+	seen = <-leaders
+	fmt.Println("leader:", seen.Value, "in its term:", seen.Fence == second)
 	fmt.Println("term increased:", second > first)
 	value, _ := b.Leader(ctx)
 	fmt.Println("Leader says:", value)
 	// Output:
-	// leader: host-a
+	// leader: host-a in its term: true
 	// host-a stopped working: redlock: not held
-	// leader: host-b
+	// leader: host-b in its term: true
 	// term increased: true
 	// Leader says: host-b
 }
