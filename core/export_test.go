@@ -31,3 +31,6 @@ func SetForgetAfter(d time.Duration) (restore func()) {
 
 // Targets returns how many lock names l keeps state for.
 func Targets(l *Locker) int { return int(l.c.targets.n.Load()) }
+
+// Workers returns how many workers (see nodeTask) the process runs.
+func Workers() int64 { return workers.Load() }

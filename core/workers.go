@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // The node calls of rounds run on workers: goroutines that live on between
 // rounds, so that a round starts its calls without making a goroutine (and
@@ -16,7 +19,10 @@ type nodeTask struct {
 	gateLetThrough bool
 }
 
-var tasks = make(chan nodeTask)
+var (
+	tasks   = make(chan nodeTask)
+	workers atomic.Int64 // running
+)
 
 // workerIdle is how long a worker waits for a call before it ends: a
 // process that has stopped locking has none left a second later.
@@ -27,6 +33,7 @@ func (t nodeTask) start() {
 	select {
 	case tasks <- t:
 	default:
+		workers.Add(1)
 		go work(t)
 	}
 }
@@ -34,6 +41,7 @@ func (t nodeTask) start() {
 // work runs t, then the calls handed to it, until it has been idle for
 // workerIdle. It holds no round while it waits.
 func work(t nodeTask) {
+	defer workers.Add(-1)
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
